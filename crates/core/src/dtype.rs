@@ -1,0 +1,86 @@
+//! Storage dtypes and their widening to f64.
+
+use std::fmt;
+
+/// A storage dtype as checkpoints name it (safetensors spelling).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Dtype {
+    /// IEEE binary64.
+    F64,
+    /// IEEE binary32.
+    F32,
+    /// IEEE binary16.
+    F16,
+    /// bfloat16 (the upper half of a binary32).
+    BF16,
+    /// Any other dtype (integers, booleans, 8-bit floats), kept by name so it can be reported.
+    Other(&'static str),
+}
+
+impl Dtype {
+    /// Bytes per element for the floating-point dtypes this crate widens.
+    pub fn size(self) -> Option<usize> {
+        match self {
+            Dtype::F64 => Some(8),
+            Dtype::F32 => Some(4),
+            Dtype::F16 | Dtype::BF16 => Some(2),
+            Dtype::Other(_) => None,
+        }
+    }
+
+    /// The name as written in outputs (`F32`, `BF16`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::F64 => "F64",
+            Dtype::F32 => "F32",
+            Dtype::F16 => "F16",
+            Dtype::BF16 => "BF16",
+            Dtype::Other(name) => name,
+        }
+    }
+
+    /// Widens little-endian elements of this dtype into `out` (exactly: every value of these
+    /// dtypes is representable in f64). `bytes.len()` must be `out.len() * size`.
+    pub(crate) fn widen_le(self, bytes: &[u8], out: &mut [f64]) -> Result<(), crate::CoreError> {
+        let size = self.size().ok_or(crate::CoreError::NotFloat(self))?;
+        debug_assert_eq!(bytes.len(), out.len() * size);
+        let chunks = bytes.chunks_exact(size);
+        match self {
+            Dtype::F64 => {
+                for (o, c) in out.iter_mut().zip(chunks) {
+                    *o = f64::from_le_bytes(c.try_into().expect("chunk of 8"));
+                }
+            }
+            Dtype::F32 => {
+                for (o, c) in out.iter_mut().zip(chunks) {
+                    *o = f64::from(f32::from_le_bytes(c.try_into().expect("chunk of 4")));
+                }
+            }
+            Dtype::F16 => {
+                for (o, c) in out.iter_mut().zip(chunks) {
+                    *o = half::f16::from_le_bytes(c.try_into().expect("chunk of 2")).to_f64();
+                }
+            }
+            Dtype::BF16 => {
+                for (o, c) in out.iter_mut().zip(chunks) {
+                    *o = half::bf16::from_le_bytes(c.try_into().expect("chunk of 2")).to_f64();
+                }
+            }
+            Dtype::Other(_) => unreachable!("size() returned None above"),
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Dtype {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl serde::Serialize for Dtype {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}

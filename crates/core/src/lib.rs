@@ -1,0 +1,36 @@
+//! # svdiag-core
+//!
+//! The pure mathematics of svdiag: no files, no printing, no threads of its own.
+//!
+//! The data flow of one matrix is
+//! `bytes + dtype` → [`Matrix`] (f64, widened) → [`Spectrum`] (singular values in f64, by `faer`)
+//! → [`Metrics`] (the canonical fields of `SCIENCE.md` §2).
+//!
+//! ```
+//! use svdiag_core::{Dtype, Matrix, MetricOptions, Metrics, Spectrum};
+//!
+//! // A 2×3 f32 matrix, stored row-major and little-endian as in a checkpoint.
+//! let values: [f32; 6] = [3.0, 0.0, 0.0, 0.0, 4.0, 0.0];
+//! let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+//! let matrix = Matrix::from_le_bytes(&bytes, Dtype::F32, 2, 3).unwrap();
+//! let spectrum = Spectrum::of(&matrix).unwrap();
+//! assert_eq!(spectrum.values(), &[4.0, 3.0]);
+//! let metrics = Metrics::compute(&spectrum, matrix.l12_norm(), &MetricOptions::default());
+//! assert_eq!(metrics.spectral_norm, 4.0);
+//! assert!((metrics.nuclear_norm - 7.0).abs() < 1e-15);
+//! ```
+#![deny(missing_docs)]
+
+pub mod dtype;
+pub mod error;
+pub mod matrix;
+pub mod metrics;
+pub mod naming;
+pub mod spectrum;
+
+pub use dtype::Dtype;
+pub use error::CoreError;
+pub use matrix::Matrix;
+pub use metrics::{MetricOptions, Metrics, Normalization, RenyiOrder, Undefined};
+pub use naming::{Role, TensorIdentity};
+pub use spectrum::Spectrum;

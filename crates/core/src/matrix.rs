@@ -1,0 +1,90 @@
+//! A weight matrix widened to f64.
+
+use faer::MatRef;
+
+use crate::{CoreError, Dtype};
+
+/// An `rows × cols` matrix in f64, stored row-major (the layout of every checkpoint format that
+/// stores C-order tensors), so that widening is one sequential pass over the stored bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matrix {
+    rows: usize,
+    cols: usize,
+    data: Vec<f64>,
+}
+
+impl Matrix {
+    /// Widens `rows × cols` little-endian elements of `dtype` (row-major) to f64.
+    ///
+    /// Fails if the length does not match exactly, if the dtype is not a float, or if any element
+    /// is NaN or ±Inf (the first one is named by its position).
+    pub fn from_le_bytes(bytes: &[u8], dtype: Dtype, rows: usize, cols: usize) -> Result<Self, CoreError> {
+        let size = dtype.size().ok_or(CoreError::NotFloat(dtype))?;
+        let count = rows.checked_mul(cols);
+        let expected = count.and_then(|c| c.checked_mul(size));
+        if expected != Some(bytes.len()) {
+            return Err(CoreError::ByteLength {
+                len: bytes.len(),
+                expected: expected.unwrap_or(usize::MAX),
+                rows,
+                cols,
+                dtype,
+            });
+        }
+        let mut data = vec![0.0; count.unwrap_or(0)];
+        dtype.widen_le(bytes, &mut data)?;
+        Self::from_row_major(data, rows, cols)
+    }
+
+    /// Takes ownership of `rows × cols` row-major f64 values; fails on NaN/Inf.
+    ///
+    /// # Panics
+    /// If `data.len() != rows * cols` (a programming error, not bad input).
+    pub fn from_row_major(data: Vec<f64>, rows: usize, cols: usize) -> Result<Self, CoreError> {
+        assert_eq!(Some(data.len()), rows.checked_mul(cols), "row-major data of the wrong length");
+        if let Some(k) = data.iter().position(|v| !v.is_finite()) {
+            let v = data[k];
+            let value = if v.is_nan() {
+                "NaN".to_string()
+            } else if v > 0.0 {
+                "inf".to_string()
+            } else {
+                "-inf".to_string()
+            };
+            return Err(CoreError::NonFinite { row: k / cols, col: k % cols, value });
+        }
+        Ok(Self { rows, cols, data })
+    }
+
+    /// Number of rows `m`.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Number of columns `n`.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// The row-major values.
+    pub fn as_slice(&self) -> &[f64] {
+        &self.data
+    }
+
+    /// `Wᵀ` as a column-major `cols × rows` faer view of the same memory (no copy).
+    /// `Wᵀ` has the same singular values as `W`.
+    pub fn transposed_view(&self) -> MatRef<'_, f64> {
+        MatRef::from_column_major_slice(&self.data, self.cols, self.rows)
+    }
+
+    /// `Σ_j ‖W_{:,j}‖₂`, the SVD-free nuclear-norm proxy (`l12_norm`, SCIENCE.md §2).
+    pub fn l12_norm(&self) -> f64 {
+        let mut sq = vec![0.0f64; self.cols];
+        for row in self.data.chunks_exact(self.cols.max(1)) {
+            for (s, &w) in sq.iter_mut().zip(row) {
+                *s += w * w;
+            }
+        }
+        sq.iter().map(|s| s.sqrt()).sum()
+    }
+}

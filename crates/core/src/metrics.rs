@@ -1,0 +1,285 @@
+//! The per-matrix metrics of `SCIENCE.md` §2, computed from a [`Spectrum`].
+//!
+//! Everything here is a pure function of the singular values (plus `l12_norm`, which is a function
+//! of the columns and is passed in). Natural logarithms; `0·log 0 = 0`; no epsilon guards.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::Spectrum;
+
+/// How singular values become a probability distribution `p`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Normalization {
+    /// `p_i = σ_i / Σ_j σ_j` (the reference manual's choice; default).
+    #[default]
+    Sigma,
+    /// `p_i = σ_i² / Σ_j σ_j²`.
+    Energy,
+}
+
+impl FromStr for Normalization {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "sigma" => Ok(Self::Sigma),
+            "energy" => Ok(Self::Energy),
+            _ => Err(format!("unknown normalization '{s}' (expected 'sigma' or 'energy')")),
+        }
+    }
+}
+
+impl fmt::Display for Normalization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Sigma => "sigma",
+            Self::Energy => "energy",
+        })
+    }
+}
+
+/// The order `q ≥ 0` of the Rényi entropy; `q = ∞` allowed (`inf`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RenyiOrder(f64);
+
+impl RenyiOrder {
+    /// Validates `q`: non-negative, not NaN; `f64::INFINITY` is the min-entropy.
+    pub fn new(q: f64) -> Result<Self, String> {
+        if q.is_nan() || q < 0.0 {
+            return Err(format!("Rényi order q must be ≥ 0 or 'inf', got {q}"));
+        }
+        Ok(Self(q))
+    }
+
+    /// The value of `q`.
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl Default for RenyiOrder {
+    fn default() -> Self {
+        Self(2.0)
+    }
+}
+
+impl FromStr for RenyiOrder {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let q = match t.to_ascii_lowercase().as_str() {
+            "inf" | "infinity" | "∞" => f64::INFINITY,
+            _ => t.parse::<f64>().map_err(|_| format!("'{s}' is not a number or 'inf'"))?,
+        };
+        Self::new(q)
+    }
+}
+
+impl fmt::Display for RenyiOrder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_infinite() {
+            f.write_str("inf")
+        } else {
+            write!(f, "{}", self.0)
+        }
+    }
+}
+
+impl serde::Serialize for RenyiOrder {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.is_finite() {
+            s.serialize_f64(self.0)
+        } else {
+            s.serialize_str("inf")
+        }
+    }
+}
+
+/// Settings that change the values of the entropy-type metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+pub struct MetricOptions {
+    /// Which distribution the entropies are taken of.
+    pub normalization: Normalization,
+    /// Order of `renyi_entropy`.
+    pub q: RenyiOrder,
+}
+
+/// A metric that has no finite value for this matrix, and why.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Undefined {
+    /// Canonical field name.
+    pub field: &'static str,
+    /// Why it has no finite value.
+    pub reason: &'static str,
+}
+
+/// The canonical metric fields of SCIENCE.md §2, in their canonical order.
+pub const METRIC_FIELDS: [&str; 12] = [
+    "entropy",
+    "renyi_entropy",
+    "kl_uniform",
+    "normalized_entropy",
+    "effective_rank",
+    "stable_rank",
+    "spectral_norm",
+    "frobenius_norm",
+    "nuclear_norm",
+    "condition_number",
+    "numerical_rank",
+    "l12_norm",
+];
+
+/// The metrics of one matrix. `None` (or a non-finite `condition_number`) comes with an entry in
+/// [`Metrics::undefined`] that says why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metrics {
+    /// Shannon entropy `H = −Σ p_i log p_i`.
+    pub entropy: Option<f64>,
+    /// Rényi entropy of order `q`.
+    pub renyi_entropy: Option<f64>,
+    /// `log r − H ≥ 0`.
+    pub kl_uniform: Option<f64>,
+    /// `H / log r ∈ [0, 1]`.
+    pub normalized_entropy: Option<f64>,
+    /// `exp(H)`.
+    pub effective_rank: Option<f64>,
+    /// `Σσ_i² / σ_1²`.
+    pub stable_rank: Option<f64>,
+    /// `σ_1`.
+    pub spectral_norm: f64,
+    /// `√Σσ_i²`.
+    pub frobenius_norm: f64,
+    /// `Σσ_i`.
+    pub nuclear_norm: f64,
+    /// `σ_1 / σ_r`; `Some(∞)` when `σ_r = 0 < σ_1`, `None` for the zero matrix.
+    pub condition_number: Option<f64>,
+    /// `#{σ_i > σ_1 · max(m,n) · ε_f64}`.
+    pub numerical_rank: usize,
+    /// `Σ_j ‖W_{:,j}‖₂`.
+    pub l12_norm: f64,
+    /// Reasons for every metric without a finite value.
+    pub undefined: Vec<Undefined>,
+}
+
+const ZERO_MATRIX: &str = "all singular values are 0 (zero matrix): the distribution p is undefined";
+
+impl Metrics {
+    /// Computes every metric of §2 from the spectrum; `l12_norm` comes from the matrix's columns
+    /// ([`crate::Matrix::l12_norm`]).
+    pub fn compute(spectrum: &Spectrum, l12_norm: f64, options: &MetricOptions) -> Self {
+        let s = spectrum.values();
+        let r = s.len();
+        let sigma_max = s.first().copied().unwrap_or(0.0);
+        let sigma_min = s.last().copied().unwrap_or(0.0);
+        let nuclear: f64 = s.iter().sum();
+        let energy: f64 = s.iter().map(|v| v * v).sum();
+        let mut undefined = Vec::new();
+
+        let tol = sigma_max * (spectrum.rows().max(spectrum.cols()) as f64) * f64::EPSILON;
+        let numerical_rank = s.iter().filter(|&&v| v > tol).count();
+
+        let p = distribution(s, options.normalization);
+        let entropy = p.as_deref().map(shannon);
+        let renyi_entropy = p.as_deref().map(|p| renyi(p, options.q.get()));
+        let log_r = (r as f64).ln();
+        let kl_uniform = entropy.map(|h| log_r - h);
+        let normalized_entropy = match entropy {
+            Some(_) if r < 2 => {
+                undefined.push(Undefined { field: "normalized_entropy", reason: "r = 1: log r = 0" });
+                None
+            }
+            Some(h) => Some(h / log_r),
+            None => None,
+        };
+        let effective_rank = entropy.map(f64::exp);
+        if p.is_none() {
+            for field in ["entropy", "renyi_entropy", "kl_uniform", "normalized_entropy", "effective_rank"] {
+                undefined.push(Undefined { field, reason: ZERO_MATRIX });
+            }
+        }
+
+        let (stable_rank, condition_number) = if sigma_max > 0.0 {
+            let cond = sigma_max / sigma_min;
+            if cond.is_infinite() {
+                undefined.push(Undefined {
+                    field: "condition_number",
+                    reason: "smallest singular value is 0: condition number is infinite",
+                });
+            }
+            (Some(energy / (sigma_max * sigma_max)), Some(cond))
+        } else {
+            undefined.push(Undefined { field: "stable_rank", reason: "spectral norm is 0 (zero matrix)" });
+            undefined.push(Undefined { field: "condition_number", reason: "0/0 (zero matrix)" });
+            (None, None)
+        };
+
+        Self {
+            entropy,
+            renyi_entropy,
+            kl_uniform,
+            normalized_entropy,
+            effective_rank,
+            stable_rank,
+            spectral_norm: sigma_max,
+            frobenius_norm: energy.sqrt(),
+            nuclear_norm: nuclear,
+            condition_number,
+            numerical_rank,
+            l12_norm,
+            undefined,
+        }
+    }
+
+    /// A metric by its canonical name, as f64 (`numerical_rank` converted), `None` if undefined or
+    /// the name is unknown.
+    pub fn get(&self, field: &str) -> Option<f64> {
+        match field {
+            "entropy" => self.entropy,
+            "renyi_entropy" => self.renyi_entropy,
+            "kl_uniform" => self.kl_uniform,
+            "normalized_entropy" => self.normalized_entropy,
+            "effective_rank" => self.effective_rank,
+            "stable_rank" => self.stable_rank,
+            "spectral_norm" => Some(self.spectral_norm),
+            "frobenius_norm" => Some(self.frobenius_norm),
+            "nuclear_norm" => Some(self.nuclear_norm),
+            "condition_number" => self.condition_number,
+            "numerical_rank" => Some(self.numerical_rank as f64),
+            "l12_norm" => Some(self.l12_norm),
+            _ => None,
+        }
+    }
+}
+
+/// `p` under the normalization, or `None` when every singular value is 0.
+fn distribution(s: &[f64], normalization: Normalization) -> Option<Vec<f64>> {
+    let w: Vec<f64> = match normalization {
+        Normalization::Sigma => s.to_vec(),
+        Normalization::Energy => s.iter().map(|v| v * v).collect(),
+    };
+    let total: f64 = w.iter().sum();
+    if total > 0.0 {
+        Some(w.into_iter().map(|v| v / total).collect())
+    } else {
+        None
+    }
+}
+
+/// Shannon entropy with `0·log 0 = 0`.
+pub fn shannon(p: &[f64]) -> f64 {
+    -p.iter().filter(|&&x| x > 0.0).map(|&x| x * x.ln()).sum::<f64>()
+}
+
+/// Rényi entropy of order `q` (`q = 0`, `1` and `∞` by their limits).
+pub fn renyi(p: &[f64], q: f64) -> f64 {
+    if q == 1.0 {
+        shannon(p)
+    } else if q == 0.0 {
+        (p.iter().filter(|&&x| x > 0.0).count() as f64).ln()
+    } else if q.is_infinite() {
+        -p.iter().copied().fold(0.0, f64::max).ln()
+    } else {
+        p.iter().filter(|&&x| x > 0.0).map(|&x| x.powf(q)).sum::<f64>().ln() / (1.0 - q)
+    }
+}
