@@ -1,0 +1,20 @@
+//! # svdiag-analysis
+//!
+//! The pipeline of `svdiag analyze`:
+//! paths → [`Plan`] (files opened and validated, tensors listed, each either a matrix [`Task`] or a
+//! [`Skipped`] entry) → [`analyze`] (in parallel, one matrix per worker at a time) → [`Analysis`]
+//! (one [`MatrixRecord`] per matrix, plus what was skipped or failed, and why).
+//!
+//! Memory: a worker holds one matrix widened to f64 and its SVD workspace; tensor bytes are read
+//! from memory maps and released after use. Peak memory is therefore about
+//! `threads × (largest matrix in f64 + workspace)`, independent of the model's size.
+//!
+//! Determinism: each matrix is decomposed sequentially on one worker, and the records are sorted
+//! by a fixed key, so the results do not depend on the number of threads.
+#![deny(missing_docs)]
+
+mod plan;
+mod run;
+
+pub use plan::{FileSummary, InputSummary, Plan, PlanError, Skipped, Task};
+pub use run::{analyze, Analysis, AnalysisOptions, Failed, MatrixRecord, NoProgress, Progress};

@@ -1,0 +1,265 @@
+//! Opening the inputs and deciding, for every tensor, whether it is a matrix to analyze.
+
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+use svdiag_core::Dtype;
+use svdiag_formats::inputs::{self, ResolvedInput};
+use svdiag_formats::{FormatError, TensorInfo, TensorSource};
+
+/// What stops a run before any matrix is analyzed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// An input could not be resolved or a file could not be opened / is invalid.
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    /// `--filter` selected no tensor.
+    #[error("filter '{filter}' matches none of the {tensors} tensors in the input")]
+    FilterMatchesNothing {
+        /// The pattern.
+        filter: String,
+        /// How many tensors there were to match.
+        tensors: usize,
+    },
+    /// No input path was given.
+    #[error("no input given")]
+    NoInput,
+}
+
+/// A tensor that is analyzed as a matrix.
+#[derive(Debug, Clone)]
+pub struct Task {
+    /// Index of the file in [`Plan::sources`].
+    pub source: usize,
+    /// Index of the tensor in that file.
+    pub tensor: usize,
+    /// Rows of the matrix analyzed.
+    pub rows: usize,
+    /// Columns of the matrix analyzed.
+    pub cols: usize,
+}
+
+/// A tensor that is not analyzed, and why.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Skipped {
+    /// Tensor name.
+    pub name: String,
+    /// File it is stored in.
+    pub file: String,
+    /// Storage dtype.
+    pub dtype: Dtype,
+    /// Shape as stored.
+    pub shape: Vec<usize>,
+    /// Why it is not a matrix svdiag analyzes.
+    pub reason: String,
+}
+
+/// One checkpoint file as read.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FileSummary {
+    /// Path.
+    pub path: String,
+    /// Format name.
+    pub format: &'static str,
+    /// Number of tensors in the file.
+    pub tensors: usize,
+}
+
+/// One path the user named, and what it resolved to.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct InputSummary {
+    /// The path as given.
+    pub path: String,
+    /// How the files were found.
+    pub resolved_as: String,
+    /// The files read.
+    pub files: Vec<FileSummary>,
+}
+
+/// Every input opened and validated; every tensor classified.
+pub struct Plan {
+    /// The opened files.
+    pub sources: Vec<Box<dyn TensorSource>>,
+    /// The inputs as given.
+    pub inputs: Vec<InputSummary>,
+    /// Matrices to analyze.
+    pub tasks: Vec<Task>,
+    /// Tensors not analyzed, with reasons.
+    pub skipped: Vec<Skipped>,
+    /// Tensors the filter left out.
+    pub filtered_out: usize,
+    /// Things worth telling that are not errors (e.g. an index that disagrees with its shards).
+    pub warnings: Vec<String>,
+    /// The filter pattern, if any.
+    pub filter: Option<String>,
+}
+
+impl Plan {
+    /// Resolves and opens every input, then classifies every tensor. Any unreadable or invalid
+    /// file stops the plan: a checkpoint that is partly corrupt is not silently half-analyzed.
+    pub fn new(paths: &[PathBuf], filter: Option<&Regex>) -> Result<Self, PlanError> {
+        if paths.is_empty() {
+            return Err(PlanError::NoInput);
+        }
+        let mut sources: Vec<Box<dyn TensorSource>> = Vec::new();
+        let mut inputs_out = Vec::new();
+        let mut warnings = Vec::new();
+        for path in paths {
+            let resolved = inputs::resolve(path)?;
+            let first = sources.len();
+            for file in &resolved.files {
+                if let Some(i) = sources.iter().position(|s| s.path() == file.as_path()) {
+                    warnings.push(format!(
+                        "{} is named more than once; read once",
+                        sources[i].path().display()
+                    ));
+                    continue;
+                }
+                sources.push(svdiag_formats::open(file)?);
+            }
+            check_index(&resolved, &sources[first..], &mut warnings);
+            inputs_out.push(InputSummary {
+                path: display(&resolved.given),
+                resolved_as: resolved.how.clone(),
+                files: sources[first..]
+                    .iter()
+                    .map(|s| FileSummary {
+                        path: display(s.path()),
+                        format: s.format(),
+                        tensors: s.tensors().len(),
+                    })
+                    .collect(),
+            });
+        }
+
+        let mut tasks = Vec::new();
+        let mut skipped = Vec::new();
+        let mut filtered_out = 0;
+        let mut total = 0;
+        for (si, source) in sources.iter().enumerate() {
+            for (ti, info) in source.tensors().iter().enumerate() {
+                total += 1;
+                if filter.is_some_and(|f| !f.is_match(&info.name)) {
+                    filtered_out += 1;
+                    continue;
+                }
+                match matrix_shape(info) {
+                    Ok((rows, cols)) => tasks.push(Task {
+                        source: si,
+                        tensor: ti,
+                        rows,
+                        cols,
+                    }),
+                    Err(reason) => skipped.push(Skipped {
+                        name: info.name.clone(),
+                        file: display(source.path()),
+                        dtype: info.dtype,
+                        shape: info.shape.clone(),
+                        reason,
+                    }),
+                }
+            }
+        }
+        if let Some(f) = filter {
+            if tasks.is_empty() && skipped.is_empty() {
+                return Err(PlanError::FilterMatchesNothing {
+                    filter: f.as_str().to_string(),
+                    tensors: total,
+                });
+            }
+        }
+        Ok(Self {
+            sources,
+            inputs: inputs_out,
+            tasks,
+            skipped,
+            filtered_out,
+            warnings,
+            filter: filter.map(|f| f.as_str().to_string()),
+        })
+    }
+
+    /// The stored tensor behind a task.
+    pub fn info(&self, task: &Task) -> &TensorInfo {
+        &self.sources[task.source].tensors()[task.tensor]
+    }
+
+    /// Total bytes of tensor data the tasks will read.
+    pub fn task_bytes(&self) -> u64 {
+        self.tasks
+            .iter()
+            .map(|t| self.info(t).byte_len as u64)
+            .sum()
+    }
+}
+
+/// The 2-D shape a tensor is analyzed as (`[d0, d1·d2·…]`), or why it is not a matrix.
+pub fn matrix_shape(info: &TensorInfo) -> Result<(usize, usize), String> {
+    if info.dtype.size().is_none() {
+        return Err(format!(
+            "dtype {} is not a floating-point type (F64, F32, F16 and BF16 are analyzed)",
+            info.dtype
+        ));
+    }
+    match info.shape.len() {
+        0 => return Err("0-D tensor (a scalar): no matrix".into()),
+        1 => return Err("1-D tensor (a bias, norm or vector): no matrix".into()),
+        _ => {}
+    }
+    let rows = info.shape[0];
+    let cols = info.shape[1..]
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or("shape overflows")?;
+    if rows.min(cols) < 2 {
+        return Err(format!(
+            "{rows}×{cols} matrix has a dimension below 2: its spectrum is a single value or empty"
+        ));
+    }
+    Ok((rows, cols))
+}
+
+/// Compares a shard index with what the shards hold.
+fn check_index(
+    resolved: &ResolvedInput,
+    sources: &[Box<dyn TensorSource>],
+    warnings: &mut Vec<String>,
+) {
+    let Some(map) = &resolved.weight_map else {
+        return;
+    };
+    let mut missing = Vec::new();
+    for (name, file) in map {
+        let found = sources
+            .iter()
+            .find(|s| s.path() == file.as_path())
+            .is_some_and(|s| s.tensors().iter().any(|t| &t.name == name));
+        if !found {
+            missing.push(name.as_str());
+        }
+    }
+    if !missing.is_empty() {
+        warnings.push(format!(
+            "{}: the index lists {} tensor(s) not found in their shard, e.g. '{}'",
+            display(&resolved.given),
+            missing.len(),
+            missing[0]
+        ));
+    }
+    let unlisted: usize = sources
+        .iter()
+        .flat_map(|s| s.tensors().iter().map(move |t| (s, t)))
+        .filter(|(s, t)| map.get(&t.name).is_none_or(|f| f.as_path() != s.path()))
+        .count();
+    if unlisted > 0 {
+        warnings.push(format!(
+            "{}: {unlisted} tensor(s) in the shards are not listed in the index (analyzed anyway)",
+            display(&resolved.given)
+        ));
+    }
+}
+
+fn display(p: &Path) -> String {
+    p.display().to_string()
+}

@@ -1,0 +1,173 @@
+//! Analyzing the planned matrices in parallel.
+
+use rayon::prelude::*;
+use svdiag_core::{CoreError, Dtype, Matrix, MetricOptions, Metrics, Spectrum, TensorIdentity};
+
+use crate::plan::{InputSummary, Plan, Skipped, Task};
+
+/// Settings of one analysis.
+#[derive(Debug, Clone, Default)]
+pub struct AnalysisOptions {
+    /// Normalization and Rényi order.
+    pub metrics: MetricOptions,
+    /// Keep every matrix's singular values in its record.
+    pub keep_spectrum: bool,
+    /// Worker threads; `None` = all cores.
+    pub threads: Option<usize>,
+}
+
+/// Progress callbacks, called from worker threads.
+pub trait Progress: Sync {
+    /// Once, before the first matrix: how many matrices and bytes there are.
+    fn start(&self, _matrices: usize, _bytes: u64) {}
+    /// After each matrix (analyzed or failed), with its stored size.
+    fn advance(&self, _bytes: u64) {}
+}
+
+/// Reports nothing.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// The analysis of one matrix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatrixRecord {
+    /// Tensor name as stored.
+    pub name: String,
+    /// File it came from.
+    pub file: String,
+    /// Storage dtype (widened to f64 before any arithmetic).
+    pub dtype: Dtype,
+    /// Shape as stored.
+    pub shape: Vec<usize>,
+    /// `[m, n]` as analyzed.
+    pub matrix_shape: [usize; 2],
+    /// True when the stored tensor had more than 2 axes and was reshaped to `[d0, d1·d2·…]`.
+    pub reshaped: bool,
+    /// Role and layer from the name.
+    pub identity: TensorIdentity,
+    /// The metrics.
+    pub metrics: Metrics,
+    /// The singular values, when asked for.
+    pub singular_values: Option<Vec<f64>>,
+}
+
+/// A matrix that could not be analyzed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Failed {
+    /// Tensor name.
+    pub name: String,
+    /// File.
+    pub file: String,
+    /// Storage dtype.
+    pub dtype: Dtype,
+    /// Shape as stored.
+    pub shape: Vec<usize>,
+    /// What went wrong.
+    pub error: String,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// The inputs as given and the files read.
+    pub inputs: Vec<InputSummary>,
+    /// The settings used.
+    pub options: AnalysisOptions,
+    /// One record per analyzed matrix, in display order (embeddings, layers, head).
+    pub matrices: Vec<MatrixRecord>,
+    /// Tensors that are not matrices, with reasons.
+    pub skipped: Vec<Skipped>,
+    /// Matrices whose analysis failed, with reasons.
+    pub failed: Vec<Failed>,
+    /// Tensors left out by the filter.
+    pub filtered_out: usize,
+    /// The filter pattern, if any.
+    pub filter: Option<String>,
+    /// Notes that are not failures.
+    pub warnings: Vec<String>,
+}
+
+/// Analyzes every task of the plan; never stops at a bad matrix (it goes to `failed`).
+pub fn analyze(plan: &Plan, options: &AnalysisOptions, progress: &dyn Progress) -> Analysis {
+    // Largest first, so that one big matrix does not start last and leave the other cores idle.
+    let mut order: Vec<&Task> = plan.tasks.iter().collect();
+    order.sort_by_key(|t| std::cmp::Reverse(t.rows.saturating_mul(t.cols)));
+    progress.start(order.len(), plan.task_bytes());
+
+    let work = || -> Vec<Result<MatrixRecord, Failed>> {
+        order
+            .par_iter()
+            .with_max_len(1)
+            .map(|task| {
+                let out = analyze_one(plan, task, options);
+                let source = &plan.sources[task.source];
+                source.release(task.tensor);
+                progress.advance(plan.info(task).byte_len as u64);
+                out
+            })
+            .collect()
+    };
+    let results = match rayon::ThreadPoolBuilder::new()
+        .num_threads(options.threads.unwrap_or(0))
+        .build()
+    {
+        Ok(pool) => pool.install(work),
+        Err(_) => work(), // the global pool still works
+    };
+
+    let mut matrices = Vec::new();
+    let mut failed = Vec::new();
+    for r in results {
+        match r {
+            Ok(m) => matrices.push(m),
+            Err(f) => failed.push(f),
+        }
+    }
+    matrices.sort_by(|a, b| {
+        TensorIdentity::display_order((&a.identity, &a.name), (&b.identity, &b.name))
+            .then_with(|| a.file.cmp(&b.file))
+    });
+    failed.sort_by(|a, b| (&a.file, &a.name).cmp(&(&b.file, &b.name)));
+    Analysis {
+        inputs: plan.inputs.clone(),
+        options: options.clone(),
+        matrices,
+        skipped: plan.skipped.clone(),
+        failed,
+        filtered_out: plan.filtered_out,
+        filter: plan.filter.clone(),
+        warnings: plan.warnings.clone(),
+    }
+}
+
+fn analyze_one(
+    plan: &Plan,
+    task: &Task,
+    options: &AnalysisOptions,
+) -> Result<MatrixRecord, Failed> {
+    let source = &plan.sources[task.source];
+    let info = plan.info(task);
+    let file = source.path().display().to_string();
+    let fail = |e: CoreError| Failed {
+        name: info.name.clone(),
+        file: file.clone(),
+        dtype: info.dtype,
+        shape: info.shape.clone(),
+        error: e.to_string(),
+    };
+    let matrix = Matrix::from_le_bytes(source.data(task.tensor), info.dtype, task.rows, task.cols)
+        .map_err(fail)?;
+    let spectrum = Spectrum::of(&matrix).map_err(fail)?;
+    let metrics = Metrics::compute(&spectrum, matrix.l12_norm(), &options.metrics);
+    Ok(MatrixRecord {
+        name: info.name.clone(),
+        file,
+        dtype: info.dtype,
+        shape: info.shape.clone(),
+        matrix_shape: [task.rows, task.cols],
+        reshaped: info.shape.len() > 2,
+        identity: TensorIdentity::from_name(&info.name, info.shape.len()),
+        metrics,
+        singular_values: options.keep_spectrum.then(|| spectrum.values().to_vec()),
+    })
+}

@@ -1,0 +1,171 @@
+//! Command-line arguments. Parsing validates each value; `main` turns them into settings.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use svdiag_core::{Normalization, RenyiOrder};
+use svdiag_report::{Format, METRIC_FIELDS};
+
+/// Spectral diagnostics of neural-network checkpoints.
+///
+/// For every weight matrix: singular entropy (Shannon, Rényi, KL from uniform), effective and
+/// stable rank, spectral/Frobenius/nuclear norms, condition number, numerical rank — from singular
+/// values computed in f64.
+#[derive(Debug, Parser)]
+#[command(name = "svdiag", version, about, long_about = None, propagate_version = true)]
+#[command(
+    after_help = "Exit codes: 0 all matrices analyzed; 1 some tensors failed; 2 nothing analyzed (bad arguments or input)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Spectral metrics for every matrix of one or more checkpoints.
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  svdiag analyze model.safetensors
+  svdiag analyze ./hf-model-dir --format json -o report.json
+  svdiag analyze a.safetensors b.safetensors --format csv --filter 'layers\\.\\d+\\.mlp'
+
+Inputs: .safetensors files, or Hugging Face model directories (model.safetensors, or shards listed
+in model.safetensors.index.json). F64/F32/F16/BF16 tensors are widened to f64; 0-D/1-D tensors,
+integer/bool tensors and matrices with a dimension below 2 are listed as skipped with the reason.
+Tensors with more than 2 axes are analyzed as [d0, d1*d2*...].
+
+Exit codes: 0 all matrices analyzed; 1 some tensors failed (listed); 2 nothing analyzed (bad
+arguments, unreadable or invalid input, filter matching nothing).")]
+pub struct AnalyzeArgs {
+    /// Checkpoint files or model directories.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Output format [default: table on a terminal; else from the -o extension (.json, .csv); else json].
+    #[arg(short, long, value_parser = parse_format, value_name = "table|json|csv")]
+    pub format: Option<Format>,
+
+    /// Write the report to FILE (atomically: a temporary file renamed into place).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Analyze only tensors whose name matches this regular expression (unanchored).
+    #[arg(long, value_name = "REGEX")]
+    pub filter: Option<String>,
+
+    /// How singular values become a distribution: sigma (p = σ/Σσ) or energy (p = σ²/Σσ²).
+    #[arg(long, default_value = "sigma", value_name = "sigma|energy")]
+    pub normalization: Normalization,
+
+    /// Order of renyi_entropy: a number ≥ 0 or 'inf'.
+    #[arg(long, default_value = "2", value_name = "Q")]
+    pub q: RenyiOrder,
+
+    /// Include every matrix's singular values in the JSON.
+    #[arg(long)]
+    pub spectrum: bool,
+
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, value_name = "N", value_parser = parse_threads)]
+    pub threads: Option<usize>,
+
+    /// Metric columns of the table, comma-separated canonical names.
+    #[arg(long, value_delimiter = ',', value_parser = parse_column, value_name = "NAMES")]
+    pub columns: Vec<String>,
+
+    /// No progress bar and no summary on stderr (failures are still reported).
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse()
+}
+
+fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("'{s}' is not a positive number of threads")),
+    }
+}
+
+fn parse_column(s: &str) -> Result<String, String> {
+    if METRIC_FIELDS.contains(&s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "unknown metric '{s}' (one of: {})",
+            METRIC_FIELDS.join(", ")
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<AnalyzeArgs, clap::Error> {
+        let cli = Cli::try_parse_from(["svdiag", "analyze"].iter().chain(args))?;
+        let Command::Analyze(a) = cli.command;
+        Ok(a)
+    }
+
+    #[test]
+    fn defaults() {
+        let a = parse(&["m.safetensors"]).unwrap();
+        assert_eq!(a.normalization, Normalization::Sigma);
+        assert_eq!(a.q.get(), 2.0);
+        assert_eq!(a.format, None);
+        assert!(!a.spectrum && !a.quiet && a.threads.is_none() && a.columns.is_empty());
+    }
+
+    #[test]
+    fn each_flag() {
+        let a = parse(&[
+            "a",
+            "b",
+            "--format",
+            "csv",
+            "-o",
+            "x.csv",
+            "--filter",
+            "mlp",
+            "--normalization",
+            "energy",
+            "--q",
+            "inf",
+            "--spectrum",
+            "--threads",
+            "3",
+            "--columns",
+            "entropy,l12_norm",
+            "--quiet",
+        ])
+        .unwrap();
+        assert_eq!(a.paths.len(), 2);
+        assert_eq!(a.format, Some(Format::Csv));
+        assert_eq!(a.output.as_deref(), Some(std::path::Path::new("x.csv")));
+        assert_eq!(a.filter.as_deref(), Some("mlp"));
+        assert_eq!(a.normalization, Normalization::Energy);
+        assert!(a.q.get().is_infinite());
+        assert!(a.spectrum && a.quiet);
+        assert_eq!(a.threads, Some(3));
+        assert_eq!(a.columns, ["entropy", "l12_norm"]);
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["m", "--q", "-1"]).is_err());
+        assert!(parse(&["m", "--q", "nan"]).is_err());
+        assert!(parse(&["m", "--normalization", "l1"]).is_err());
+        assert!(parse(&["m", "--format", "xml"]).is_err());
+        assert!(parse(&["m", "--threads", "0"]).is_err());
+        assert!(parse(&["m", "--columns", "entropy,foo"]).is_err());
+    }
+}

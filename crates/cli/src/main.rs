@@ -1,0 +1,99 @@
+//! The `svdiag` command line: arguments → settings → the analysis libraries → stdout/file.
+//! This binary owns printing and exit codes:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | every selected matrix was analyzed |
+//! | 1 | the run finished, but some tensors failed (listed in the output and on stderr) |
+//! | 2 | nothing was analyzed: bad arguments, unreadable or invalid input, a filter matching nothing, output not writable |
+#![allow(clippy::print_stderr, clippy::print_stdout)]
+
+mod args;
+mod output;
+mod progress;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use svdiag_analysis::{analyze, AnalysisOptions, Plan};
+use svdiag_report::Format;
+
+use crate::args::{AnalyzeArgs, Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Analyze(args) => run_analyze(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    let format = args.format.unwrap_or_else(|| match &args.output {
+        Some(path) => match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => Format::Json,
+            Some("csv") => Format::Csv,
+            _ => Format::Table,
+        },
+        None if std::io::stdout().is_terminal() => Format::Table,
+        None => Format::Json,
+    });
+    let filter = args
+        .filter
+        .as_deref()
+        .map(regex::Regex::new)
+        .transpose()
+        .context("invalid --filter pattern")?;
+    let plan = Plan::new(&args.paths, filter.as_ref())?;
+    let options = AnalysisOptions {
+        metrics: svdiag_core::MetricOptions {
+            normalization: args.normalization,
+            q: args.q,
+        },
+        keep_spectrum: args.spectrum,
+        threads: args.threads,
+    };
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let progress = progress::Bar::new(show_progress);
+    let analysis = analyze(&plan, &options, &progress);
+    progress.finish();
+
+    let columns: Vec<&str> = args.columns.iter().map(String::as_str).collect();
+    let text = svdiag_report::render(&analysis, format, &columns);
+    let table_on_stdout = format == Format::Table && args.output.is_none();
+    match &args.output {
+        Some(path) => output::write_atomically(path, text.as_bytes())?,
+        None => output::write_stdout(text.as_bytes())?,
+    }
+    if !table_on_stdout {
+        if !args.quiet {
+            eprint!("{}", svdiag_report::summary(&analysis));
+        } else {
+            for f in &analysis.failed {
+                eprintln!("FAILED {} ({}): {}", f.name, f.file, f.error);
+            }
+        }
+    }
+    Ok(if analysis.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}

@@ -1,0 +1,40 @@
+//! Typed errors of the readers. Every message names the file and says what is wrong with it.
+
+use std::path::PathBuf;
+
+/// Why a checkpoint or an input path could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormatError {
+    /// The file or directory could not be opened or read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a valid safetensors file.
+    #[error("{}: not a valid safetensors file: {reason}", path.display())]
+    Safetensors {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, in words.
+        reason: String,
+    },
+    /// A sharded checkpoint's index file is unusable.
+    #[error("{}: invalid shard index: {reason}", path.display())]
+    Index {
+        /// The index file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A directory holds no checkpoint svdiag can read.
+    #[error("{}: no model.safetensors, model.safetensors.index.json or *.safetensors file in this directory", path.display())]
+    NoCheckpoint {
+        /// The directory.
+        path: PathBuf,
+    },
+}

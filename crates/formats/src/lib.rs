@@ -1,0 +1,53 @@
+//! # svdiag-formats
+//!
+//! Checkpoint readers. Every reader treats its file as untrusted: lengths, offsets and shapes are
+//! validated before any tensor byte is touched, and tensor data is served straight from a
+//! memory map, one tensor at a time, so that reading never costs more memory than the tensor
+//! being analyzed.
+//!
+//! - [`safetensors`]: `.safetensors` files (validated by the `safetensors` crate, memory-mapped).
+//! - [`inputs`]: what a user names on the command line — files, Hugging Face model directories
+//!   (single file or sharded with `model.safetensors.index.json`) — resolved to checkpoint files.
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod inputs;
+pub mod safetensors;
+
+use std::path::Path;
+
+pub use error::FormatError;
+use svdiag_core::Dtype;
+
+/// What a checkpoint says about one tensor, before its data is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TensorInfo {
+    /// Name as stored.
+    pub name: String,
+    /// Storage dtype.
+    pub dtype: Dtype,
+    /// Shape as stored (row-major / C order).
+    pub shape: Vec<usize>,
+    /// Bytes of data the tensor occupies in the file.
+    pub byte_len: usize,
+}
+
+/// A checkpoint file opened for reading: its tensors and their little-endian, row-major bytes.
+pub trait TensorSource: Send + Sync {
+    /// The file's path as the user gave it (or as found in a model directory).
+    fn path(&self) -> &Path;
+    /// Format name, e.g. `safetensors`.
+    fn format(&self) -> &'static str;
+    /// The tensors, in file order.
+    fn tensors(&self) -> &[TensorInfo];
+    /// The bytes of tensor `index` (an index into [`TensorSource::tensors`]).
+    fn data(&self, index: usize) -> &[u8];
+    /// Tells the reader that tensor `index` will not be read again, so its pages may be dropped
+    /// from memory. A hint; the default does nothing.
+    fn release(&self, _index: usize) {}
+}
+
+/// Opens a checkpoint file, choosing the reader by content.
+pub fn open(path: &Path) -> Result<Box<dyn TensorSource>, FormatError> {
+    Ok(Box::new(safetensors::SafetensorsFile::open(path)?))
+}

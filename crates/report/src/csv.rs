@@ -1,0 +1,66 @@
+//! CSV: one row per analyzed matrix, canonical field names as headers.
+//!
+//! Identity columns first (`name, file, dtype, shape, rows, cols, reshaped, role, layer`), then the
+//! settings that change values (`normalization, q`), then every metric in canonical order.
+//! An infinite value is written `inf`; an undefined one is left empty.
+
+use svdiag_analysis::Analysis;
+use svdiag_core::metrics::METRIC_FIELDS;
+
+const IDENTITY: [&str; 11] = [
+    "name",
+    "file",
+    "dtype",
+    "shape",
+    "rows",
+    "cols",
+    "reshaped",
+    "role",
+    "layer",
+    "normalization",
+    "q",
+];
+
+/// Renders the matrices as CSV (header line included).
+pub fn render(analysis: &Analysis) -> String {
+    let mut w = ::csv::WriterBuilder::new()
+        .terminator(::csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let header: Vec<&str> = IDENTITY
+        .iter()
+        .chain(METRIC_FIELDS.iter())
+        .copied()
+        .collect();
+    w.write_record(&header).expect("write to memory");
+    let opts = analysis.options.metrics;
+    for r in &analysis.matrices {
+        let mut row: Vec<String> = vec![
+            r.name.clone(),
+            r.file.clone(),
+            r.dtype.to_string(),
+            r.shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("x"),
+            r.matrix_shape[0].to_string(),
+            r.matrix_shape[1].to_string(),
+            r.reshaped.to_string(),
+            r.identity.role.name().to_string(),
+            r.identity.layer.map(|l| l.to_string()).unwrap_or_default(),
+            opts.normalization.to_string(),
+            opts.q.to_string(),
+        ];
+        for f in METRIC_FIELDS {
+            row.push(match r.metrics.get(f) {
+                Some(v) if v.is_infinite() => "inf".to_string(),
+                Some(v) if f == "numerical_rank" => format!("{}", v as u64),
+                Some(v) => format!("{v:?}"),
+                None => String::new(),
+            });
+        }
+        w.write_record(&row).expect("write to memory");
+    }
+    String::from_utf8(w.into_inner().expect("flush to memory"))
+        .expect("CSV of UTF-8 fields is UTF-8")
+}

@@ -1,0 +1,135 @@
+//! The JSON document: tool and version, inputs, settings, one record per matrix with the canonical
+//! field names of SCIENCE.md, and the skipped and failed tensors with reasons.
+//!
+//! Non-finite values are written as `null`, and every `null` metric has its reason under the
+//! record's `undefined` object.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use svdiag_analysis::{Analysis, Failed, InputSummary, MatrixRecord, Skipped};
+use svdiag_core::{Dtype, MetricOptions};
+
+#[derive(Serialize)]
+struct Document<'a> {
+    tool: &'static str,
+    version: &'static str,
+    command: &'static str,
+    inputs: &'a [InputSummary],
+    settings: Settings<'a>,
+    summary: Summary,
+    matrices: Vec<Record<'a>>,
+    skipped: &'a [Skipped],
+    failed: &'a [Failed],
+    warnings: &'a [String],
+}
+
+#[derive(Serialize)]
+struct Settings<'a> {
+    #[serde(flatten)]
+    metrics: MetricOptions,
+    filter: Option<&'a str>,
+    spectrum: bool,
+    svd: &'static str,
+    reshape: &'static str,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    matrices: usize,
+    skipped: usize,
+    failed: usize,
+    filtered_out: usize,
+}
+
+#[derive(Serialize)]
+struct Record<'a> {
+    name: &'a str,
+    file: &'a str,
+    dtype: Dtype,
+    shape: &'a [usize],
+    matrix_shape: [usize; 2],
+    reshaped: bool,
+    role: &'static str,
+    layer: Option<u32>,
+    entropy: Option<f64>,
+    renyi_entropy: Option<f64>,
+    kl_uniform: Option<f64>,
+    normalized_entropy: Option<f64>,
+    effective_rank: Option<f64>,
+    stable_rank: Option<f64>,
+    spectral_norm: f64,
+    frobenius_norm: f64,
+    nuclear_norm: f64,
+    condition_number: Option<f64>,
+    numerical_rank: usize,
+    l12_norm: f64,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    undefined: BTreeMap<&'static str, &'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    singular_values: Option<&'a [f64]>,
+}
+
+fn finite(x: Option<f64>) -> Option<f64> {
+    x.filter(|v| v.is_finite())
+}
+
+impl<'a> Record<'a> {
+    fn new(r: &'a MatrixRecord) -> Self {
+        let m = &r.metrics;
+        Self {
+            name: &r.name,
+            file: &r.file,
+            dtype: r.dtype,
+            shape: &r.shape,
+            matrix_shape: r.matrix_shape,
+            reshaped: r.reshaped,
+            role: r.identity.role.name(),
+            layer: r.identity.layer,
+            entropy: finite(m.entropy),
+            renyi_entropy: finite(m.renyi_entropy),
+            kl_uniform: finite(m.kl_uniform),
+            normalized_entropy: finite(m.normalized_entropy),
+            effective_rank: finite(m.effective_rank),
+            stable_rank: finite(m.stable_rank),
+            spectral_norm: m.spectral_norm,
+            frobenius_norm: m.frobenius_norm,
+            nuclear_norm: m.nuclear_norm,
+            condition_number: finite(m.condition_number),
+            numerical_rank: m.numerical_rank,
+            l12_norm: m.l12_norm,
+            undefined: m.undefined.iter().map(|u| (u.field, u.reason)).collect(),
+            singular_values: r.singular_values.as_deref(),
+        }
+    }
+}
+
+/// Renders the whole analysis as one pretty-printed JSON document (with a final newline).
+pub fn render(analysis: &Analysis) -> String {
+    let doc = Document {
+        tool: "svdiag",
+        version: crate::VERSION,
+        command: "analyze",
+        inputs: &analysis.inputs,
+        settings: Settings {
+            metrics: analysis.options.metrics,
+            filter: analysis.filter.as_deref(),
+            spectrum: analysis.options.keep_spectrum,
+            svd: crate::SVD_METHOD,
+            reshape: crate::RESHAPE_RULE,
+        },
+        summary: Summary {
+            matrices: analysis.matrices.len(),
+            skipped: analysis.skipped.len(),
+            failed: analysis.failed.len(),
+            filtered_out: analysis.filtered_out,
+        },
+        matrices: analysis.matrices.iter().map(Record::new).collect(),
+        skipped: &analysis.skipped,
+        failed: &analysis.failed,
+        warnings: &analysis.warnings,
+    };
+    let mut s = serde_json::to_string_pretty(&doc).expect("report serializes");
+    s.push('\n');
+    s
+}

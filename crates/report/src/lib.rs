@@ -1,0 +1,112 @@
+//! # svdiag-report
+//!
+//! Pure functions from an [`Analysis`] to text: an aligned terminal [`table`], one [`json`]
+//! document, or [`csv`] with one row per matrix. Nothing here prints or touches files, and the
+//! output depends only on the analysis (never on timing or thread count), so it can be
+//! snapshot-tested and is byte-identical across runs.
+#![deny(missing_docs)]
+
+pub mod csv;
+pub mod json;
+pub mod table;
+
+use std::str::FromStr;
+
+pub use svdiag_analysis::Analysis;
+pub use svdiag_core::metrics::METRIC_FIELDS;
+
+/// Output formats of `svdiag analyze`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned table for a terminal.
+    Table,
+    /// One JSON document.
+    Json,
+    /// One CSV row per matrix.
+    Csv,
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "table" => Ok(Self::Table),
+            "json" => Ok(Self::Json),
+            "csv" => Ok(Self::Csv),
+            _ => Err(format!(
+                "unknown format '{s}' (expected table, json or csv)"
+            )),
+        }
+    }
+}
+
+/// The version written into reports.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// How singular values are computed, as written into reports.
+pub const SVD_METHOD: &str =
+    "faer SVD, singular values only, in f64 (inputs widened from their storage dtype)";
+
+/// The reshape convention, as written into reports.
+pub const RESHAPE_RULE: &str = "tensors with more than 2 axes are analyzed as [d0, d1*d2*...] (conv [out, in, kh, kw] -> [out, in*kh*kw])";
+
+/// Renders the analysis in the chosen format. `columns` selects the table's metric columns
+/// (canonical names); JSON and CSV always carry every metric.
+pub fn render(analysis: &Analysis, format: Format, columns: &[&str]) -> String {
+    match format {
+        Format::Table => table::render(analysis, columns),
+        Format::Json => json::render(analysis),
+        Format::Csv => csv::render(analysis),
+    }
+}
+
+/// Groups reasons for a short summary: `[(reason, count)]`, most frequent first, then by text.
+pub fn group_reasons<'a>(reasons: impl Iterator<Item = &'a str>) -> Vec<(&'a str, usize)> {
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for r in reasons {
+        *counts.entry(r).or_default() += 1;
+    }
+    let mut v: Vec<(&str, usize)> = counts.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    v
+}
+
+/// The one-paragraph summary of what was skipped and what failed (for the end of a run).
+pub fn summary(analysis: &Analysis) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = write!(out, "{} matrices analyzed", analysis.matrices.len());
+    if analysis.filtered_out > 0 {
+        let _ = write!(
+            out,
+            ", {} tensors left out by the filter",
+            analysis.filtered_out
+        );
+    }
+    let _ = writeln!(
+        out,
+        ", {} skipped, {} failed",
+        analysis.skipped.len(),
+        analysis.failed.len()
+    );
+    if !analysis.skipped.is_empty() {
+        for (reason, n) in group_reasons(analysis.skipped.iter().map(|s| s.reason.as_str())) {
+            let _ = writeln!(out, "  skipped {n} × {reason}");
+        }
+    }
+    for f in &analysis.failed {
+        let _ = writeln!(out, "  FAILED {} ({}): {}", f.name, f.file, f.error);
+    }
+    let undefined: usize = analysis
+        .matrices
+        .iter()
+        .filter(|m| !m.metrics.undefined.is_empty())
+        .count();
+    if undefined > 0 {
+        let _ = writeln!(out, "  note: {undefined} matrices have metrics without a finite value (reasons in the JSON 'undefined' field)");
+    }
+    for w in &analysis.warnings {
+        let _ = writeln!(out, "  warning: {w}");
+    }
+    out
+}

@@ -1,0 +1,167 @@
+//! The terminal table: one line per matrix, sorted by layer then role, numbers at a readable
+//! precision; a header that says what was read and how, and a footer with skips and failures.
+
+use std::fmt::Write;
+
+use svdiag_analysis::Analysis;
+
+/// The metric columns shown when the user does not choose.
+pub const DEFAULT_COLUMNS: [&str; 7] = [
+    "entropy",
+    "kl_uniform",
+    "renyi_entropy",
+    "effective_rank",
+    "stable_rank",
+    "spectral_norm",
+    "condition_number",
+];
+
+/// Formats a number with 5 significant digits, switching to scientific notation outside
+/// [1e-3, 1e6); integers stay integers; `inf` for infinity and `-` for undefined.
+pub fn number(x: Option<f64>, integer: bool) -> String {
+    let Some(x) = x else { return "-".into() };
+    if x.is_infinite() {
+        return "inf".into();
+    }
+    if integer {
+        return format!("{}", x as i64);
+    }
+    let a = x.abs();
+    if a == 0.0 {
+        "0".into()
+    } else if !(1e-3..1e6).contains(&a) {
+        format!("{x:.3e}")
+    } else {
+        let digits = (4 - a.log10().floor() as i32).clamp(0, 7) as usize;
+        format!("{x:.digits$}")
+    }
+}
+
+/// Renders the table (with header and footer lines).
+pub fn render(analysis: &Analysis, columns: &[&str]) -> String {
+    let columns: Vec<&str> = if columns.is_empty() {
+        DEFAULT_COLUMNS.to_vec()
+    } else {
+        columns.to_vec()
+    };
+    let mut head: Vec<String> = ["layer", "role", "name", "shape"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    head.extend(columns.iter().map(|c| c.to_string()));
+    let left = 3; // layer, role, name are left-aligned; shape and numbers right-aligned
+    let mut rows: Vec<Vec<String>> = Vec::with_capacity(analysis.matrices.len());
+    for r in &analysis.matrices {
+        let mut row = vec![
+            r.identity
+                .layer
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| "-".into()),
+            r.identity.role.name().to_string(),
+            r.name.clone(),
+            format!(
+                "{}×{}{}",
+                r.matrix_shape[0],
+                r.matrix_shape[1],
+                if r.reshaped { "*" } else { "" }
+            ),
+        ];
+        for c in &columns {
+            row.push(number(r.metrics.get(c), *c == "numerical_rank"));
+        }
+        rows.push(row);
+    }
+    let widths: Vec<usize> = (0..head.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([head[i].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String], out: &mut String| {
+        let mut s = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            let pad = widths[i] - cell.chars().count();
+            if i > 0 {
+                s.push_str("  ");
+            }
+            if i < left {
+                s.push_str(cell);
+                s.extend(std::iter::repeat_n(' ', pad));
+            } else {
+                s.extend(std::iter::repeat_n(' ', pad));
+                s.push_str(cell);
+            }
+        }
+        let _ = writeln!(out, "{}", s.trim_end());
+    };
+
+    let mut out = String::new();
+    let files: Vec<&str> = analysis
+        .inputs
+        .iter()
+        .flat_map(|i| i.files.iter().map(|f| f.path.as_str()))
+        .collect();
+    let mut dtypes: Vec<String> = analysis
+        .matrices
+        .iter()
+        .map(|m| m.dtype.to_string())
+        .collect();
+    dtypes.sort();
+    dtypes.dedup();
+    let o = &analysis.options.metrics;
+    let _ = writeln!(
+        out,
+        "svdiag {} · {} · {} matrices ({}) · normalization {} · Rényi q = {}",
+        crate::VERSION,
+        if files.len() == 1 {
+            files[0].to_string()
+        } else {
+            format!("{} files", files.len())
+        },
+        analysis.matrices.len(),
+        if dtypes.is_empty() {
+            "-".to_string()
+        } else {
+            dtypes.join(", ")
+        },
+        o.normalization,
+        o.q,
+    );
+    let _ = writeln!(out);
+    line(&head, &mut out);
+    line(
+        &widths.iter().map(|w| "─".repeat(*w)).collect::<Vec<_>>(),
+        &mut out,
+    );
+    for row in &rows {
+        line(row, &mut out);
+    }
+    let _ = writeln!(out);
+    if analysis.matrices.iter().any(|m| m.reshaped) {
+        let _ = writeln!(out, "* reshaped to 2-D: {}", crate::RESHAPE_RULE);
+    }
+    out.push_str(&crate::summary(analysis));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(number(Some(5.726_201), false), "5.7262");
+        assert_eq!(number(Some(0.157_43), false), "0.15743");
+        assert_eq!(number(Some(123.456_7), false), "123.46");
+        assert_eq!(number(Some(98_765.4), false), "98765");
+        assert_eq!(number(Some(2.5e7), false), "2.500e7");
+        assert_eq!(number(Some(4.2e-5), false), "4.200e-5");
+        assert_eq!(number(Some(0.0), false), "0");
+        assert_eq!(number(Some(f64::INFINITY), false), "inf");
+        assert_eq!(number(None, false), "-");
+        assert_eq!(number(Some(384.0), true), "384");
+    }
+}
