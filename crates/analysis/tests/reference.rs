@@ -1,0 +1,226 @@
+//! svdiag against NumPy f64 (`tests/data/reference/generate.py`, numpy version and seed recorded in
+//! `reference.json`), through the whole pipeline: safetensors file → widening → spectrum → metrics.
+//!
+//! Tolerance: every metric within 1e-9 relative (the contract); in practice the agreement
+//! is ~1e-13. Two quantities are conditioned by the smallest singular value and are compared with
+//! the bound that perturbation theory allows (see `cond_tol`): singular values (absolute
+//! `64·max(m,n)·ε·σ_1`), and the condition number of a numerically rank-deficient matrix, whose
+//! `σ_r` is rounding noise in both implementations (only `> 1e12` is checked there).
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+use svdiag_analysis::{analyze, AnalysisOptions, MatrixRecord, NoProgress, Plan};
+use svdiag_core::metrics::METRIC_FIELDS;
+use svdiag_core::{MetricOptions, Normalization, RenyiOrder};
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data/reference")
+        .join(name)
+}
+
+fn reference() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(data("reference.json")).unwrap()).unwrap()
+}
+
+fn run(normalization: Normalization, q: RenyiOrder) -> Vec<MatrixRecord> {
+    let plan = Plan::new(&[data("reference.safetensors")], None).unwrap();
+    let options = AnalysisOptions {
+        metrics: MetricOptions { normalization, q },
+        keep_spectrum: true,
+        threads: Some(2),
+    };
+    let a = analyze(&plan, &options, &NoProgress);
+    assert!(a.failed.is_empty(), "{:?}", a.failed);
+    a.matrices
+}
+
+#[test]
+fn every_metric_matches_numpy_f64() {
+    let reference = reference();
+    let mats = reference["matrices"].as_object().unwrap();
+    let mut compared = 0;
+    let mut worst = 0.0f64;
+    for norm in [Normalization::Sigma, Normalization::Energy] {
+        for q in ["0", "0.5", "1", "2", "3", "inf"] {
+            let q: RenyiOrder = q.parse().unwrap();
+            let records = run(norm, q);
+            assert_eq!(records.len(), mats.len(), "one record per reference matrix");
+            for rec in &records {
+                let r = &mats[&rec.name];
+                assert_eq!(rec.dtype.name(), r["dtype"]);
+                assert_eq!(serde_json::to_value(&rec.shape).unwrap(), r["shape"]);
+                assert_eq!(
+                    serde_json::to_value(rec.matrix_shape).unwrap(),
+                    r["matrix_shape"]
+                );
+                assert_eq!(rec.reshaped, rec.shape.len() > 2);
+                let setting = r["settings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|s| s["normalization"] == norm.to_string() && same_q(&s["q"], q))
+                    .unwrap();
+                let want = &setting["metrics"];
+                let (m, n) = (rec.matrix_shape[0], rec.matrix_shape[1]);
+                let numpy_rank = want["numerical_rank"].as_u64().unwrap() as usize;
+                for field in METRIC_FIELDS {
+                    let got = rec.metrics.get(field);
+                    let w = &want[field];
+                    let ctx = format!("{} {field} ({norm}, q={q})", rec.name);
+                    match (got, w) {
+                        (None, Value::Null) => {}
+                        (Some(g), Value::String(s)) if s == "inf" => {
+                            assert!(g.is_infinite(), "{ctx}: {g}")
+                        }
+                        (Some(g), Value::Number(x)) => {
+                            let x = x.as_f64().unwrap();
+                            if field == "condition_number" && numpy_rank < m.min(n) {
+                                assert!(
+                                    g > 1e12 && x > 1e12,
+                                    "{ctx}: both should be huge: {g:e} vs {x:e}"
+                                );
+                                continue;
+                            }
+                            let rel = (g - x).abs() / x.abs().max(1e-300);
+                            let tol = if field == "condition_number" {
+                                cond_tol(m, n, x)
+                            } else {
+                                1e-9
+                            };
+                            assert!(
+                                rel <= tol || (g - x).abs() < 1e-13,
+                                "{ctx}: svdiag {g:e}, numpy {x:e}, rel {rel:e}"
+                            );
+                            if field != "condition_number" {
+                                worst = worst.max(if (g - x).abs() < 1e-13 { 0.0 } else { rel });
+                            }
+                            compared += 1;
+                        }
+                        _ => panic!("{ctx}: svdiag {got:?}, numpy {w}"),
+                    }
+                }
+                let sv_ref: Vec<f64> = r["singular_values"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap())
+                    .collect();
+                let sv = rec.singular_values.as_ref().unwrap();
+                assert_eq!(sv.len(), sv_ref.len());
+                let tol = 64.0 * m.max(n) as f64 * f64::EPSILON * sv_ref[0].max(f64::MIN_POSITIVE);
+                for (i, (a, b)) in sv.iter().zip(&sv_ref).enumerate() {
+                    assert!((a - b).abs() <= tol, "{} σ_{i}: {a:e} vs {b:e}", rec.name);
+                }
+            }
+        }
+    }
+    assert!(compared > 1000, "compared only {compared} values");
+    // 1e-9 is the contract; the implementations agree far more closely than that.
+    assert!(worst < 1e-11, "worst relative difference {worst:e}");
+}
+
+/// `κ = σ_1/σ_r` inherits `σ_r`'s relative error, bounded by `c·max(m,n)·ε·κ`.
+fn cond_tol(m: usize, n: usize, kappa: f64) -> f64 {
+    1e-9_f64.max(64.0 * m.max(n) as f64 * f64::EPSILON * kappa)
+}
+
+fn same_q(v: &Value, q: RenyiOrder) -> bool {
+    match v {
+        Value::String(s) => s == "inf" && q.get().is_infinite(),
+        Value::Number(x) => x.as_f64() == Some(q.get()),
+        _ => false,
+    }
+}
+
+#[test]
+fn skipped_tensors_are_listed_with_reasons() {
+    let reference = reference();
+    let plan = Plan::new(&[data("reference.safetensors")], None).unwrap();
+    let mut names: Vec<&str> = plan.skipped.iter().map(|s| s.name.as_str()).collect();
+    names.sort();
+    let want: Vec<&str> = reference["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(names, want);
+    let reason = |n: &str| {
+        plan.skipped
+            .iter()
+            .find(|s| s.name == n)
+            .unwrap()
+            .reason
+            .clone()
+    };
+    assert!(reason("bias_f32").contains("1-D tensor"));
+    assert!(reason("scalar_f32").contains("0-D tensor"));
+    assert!(reason("position_ids_i64").contains("dtype I64 is not a floating-point type"));
+    assert!(reason("row_vector_f32").contains("1×16 matrix has a dimension below 2"));
+}
+
+#[test]
+fn zero_matrix_is_analyzed_with_reasons_not_failed() {
+    let recs = run(Normalization::Sigma, RenyiOrder::default());
+    let z = recs.iter().find(|r| r.name == "zeros_f32").unwrap();
+    assert_eq!(z.metrics.spectral_norm, 0.0);
+    assert_eq!(z.metrics.numerical_rank, 0);
+    assert!(z.metrics.entropy.is_none());
+    assert!(z
+        .metrics
+        .undefined
+        .iter()
+        .any(|u| u.field == "entropy" && u.reason.contains("zero matrix")));
+}
+
+#[test]
+fn nan_and_inf_fail_per_tensor_and_the_rest_is_analyzed() {
+    let plan = Plan::new(&[data("nonfinite.safetensors")], None).unwrap();
+    let a = analyze(&plan, &AnalysisOptions::default(), &NoProgress);
+    assert_eq!(a.matrices.len(), 1);
+    assert_eq!(a.matrices[0].name, "good");
+    let errors: Vec<(&str, &str)> = a
+        .failed
+        .iter()
+        .map(|f| (f.name.as_str(), f.error.as_str()))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            (
+                "has_inf",
+                "element [0, 2] is -inf; spectra of non-finite matrices are undefined"
+            ),
+            (
+                "has_nan",
+                "element [3, 7] is NaN; spectra of non-finite matrices are undefined"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let plan = Plan::new(&[data("reference.safetensors")], None).unwrap();
+    let one = analyze(
+        &plan,
+        &AnalysisOptions {
+            threads: Some(1),
+            keep_spectrum: true,
+            ..Default::default()
+        },
+        &NoProgress,
+    );
+    let four = analyze(
+        &plan,
+        &AnalysisOptions {
+            threads: Some(4),
+            keep_spectrum: true,
+            ..Default::default()
+        },
+        &NoProgress,
+    );
+    assert_eq!(one.matrices, four.matrices);
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""NumPy f64 reference metrics for the real example checkpoints of ../shared/data/fetch-example-models.sh.
+
+  python3 tests/data/reference/real_models.py [MODELS_DIR]      (default /tmp/svdiag-models)
+
+Reads each safetensors file with its own minimal reader (header JSON + np.frombuffer; independent of
+svdiag), computes every SCIENCE.md §2 metric with the functions of generate.py for a few settings, and
+writes real_models.json (committed), recording NumPy's version and each file's sha256.
+"""
+import hashlib
+import json
+import math
+import os
+import struct
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from generate import metrics  # noqa: E402  (same formulas as the synthetic fixtures)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MODELS = [("minilm-l6-v2", "minilm-l6-v2/model.safetensors"), ("silero-vad", "silero-vad/silero_vad_16k.safetensors")]
+SETTINGS = [("sigma", 2.0), ("energy", math.inf)]
+DTYPES = {"F32": "<f4", "F64": "<f8", "F16": "<f2"}
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        buf = f.read()
+    (n,) = struct.unpack("<Q", buf[:8])
+    header = json.loads(buf[8:8 + n])
+    header.pop("__metadata__", None)
+    for name, info in header.items():
+        if info["dtype"] not in DTYPES or len(info["shape"]) < 2:
+            continue
+        s, e = info["data_offsets"]
+        a = np.frombuffer(buf[8 + n + s:8 + n + e], dtype=DTYPES[info["dtype"]]).reshape(info["shape"])
+        w = a.astype(np.float64).reshape(info["shape"][0], -1)
+        if min(w.shape) >= 2:
+            yield name, w
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else "/tmp/svdiag-models"
+    out = {"generator": "tests/data/reference/real_models.py", "numpy": np.__version__,
+           "svd": "np.linalg.svd(W.astype(np.float64), compute_uv=False)", "models": {}}
+    for model, rel in MODELS:
+        path = os.path.join(root, rel)
+        with open(path, "rb") as f:
+            sha = hashlib.sha256(f.read()).hexdigest()
+        entry = {"file": rel, "sha256": sha, "matrices": {}}
+        for name, w in read_safetensors(path):
+            entry["matrices"][name] = {
+                f"{norm}/q={'inf' if math.isinf(q) else q}": metrics(w, norm, q)[1] for norm, q in SETTINGS
+            }
+        out["models"][model] = entry
+    tmp = os.path.join(HERE, "real_models.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(out, f, indent=1, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, os.path.join(HERE, "real_models.json"))
+
+
+if __name__ == "__main__":
+    main()
