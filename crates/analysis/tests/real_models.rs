@@ -9,6 +9,8 @@
 //! shown as ignored); `scripts/test.sh` fetches the models and runs them with `--include-ignored`,
 //! where a missing model is a failure.
 
+#![allow(clippy::print_stderr)]
+
 use std::path::PathBuf;
 
 use serde_json::Value;
