@@ -15,7 +15,7 @@ pub enum PlanError {
     #[error(transparent)]
     Format(#[from] FormatError),
     /// `--filter` selected no tensor.
-    #[error("filter '{filter}' matches none of the {tensors} tensors in the input")]
+    #[error("filter '{filter}' matches no tensor name in the input ({tensors} tensors; names are matched unanchored)")]
     FilterMatchesNothing {
         /// The pattern.
         filter: String,

@@ -63,7 +63,12 @@ pub struct AnalyzeArgs {
     pub normalization: Normalization,
 
     /// Order of renyi_entropy: a number ≥ 0 or 'inf'.
-    #[arg(long, default_value = "2", value_name = "Q")]
+    #[arg(
+        long,
+        default_value = "2",
+        value_name = "Q",
+        allow_negative_numbers = true
+    )]
     pub q: RenyiOrder,
 
     /// Include every matrix's singular values in the JSON.

@@ -12,6 +12,13 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
+    std::fs::metadata(dir).with_context(|| {
+        format!(
+            "cannot write {}: cannot open directory {}",
+            path.display(),
+            dir.display()
+        )
+    })?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".svdiag-")
         .suffix(".tmp")

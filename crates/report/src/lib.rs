@@ -91,7 +91,17 @@ pub fn summary(analysis: &Analysis) -> String {
     );
     if !analysis.skipped.is_empty() {
         for (reason, n) in group_reasons(analysis.skipped.iter().map(|s| s.reason.as_str())) {
-            let _ = writeln!(out, "  skipped {n} × {reason}");
+            let _ = write!(out, "  skipped {n} × {reason}");
+            if n <= 3 {
+                let names: Vec<&str> = analysis
+                    .skipped
+                    .iter()
+                    .filter(|s| s.reason == reason)
+                    .map(|s| s.name.as_str())
+                    .collect();
+                let _ = write!(out, ": {}", names.join(", "));
+            }
+            let _ = writeln!(out);
         }
     }
     for f in &analysis.failed {
@@ -103,10 +113,19 @@ pub fn summary(analysis: &Analysis) -> String {
         .filter(|m| !m.metrics.undefined.is_empty())
         .count();
     if undefined > 0 {
-        let _ = writeln!(out, "  note: {undefined} matrices have metrics without a finite value (reasons in the JSON 'undefined' field)");
+        let _ = writeln!(
+            out,
+            "  note: {} metrics without a finite value (reasons in the JSON 'undefined' field)",
+            plural(undefined, "matrix has", "matrices have")
+        );
     }
     for w in &analysis.warnings {
         let _ = writeln!(out, "  warning: {w}");
     }
     out
+}
+
+/// `1 matrix`, `2 matrices`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

@@ -1,0 +1,512 @@
+//! End-to-end tests of the `svdiag` binary: outputs (snapshots), exit codes, and one test per
+//! error message. Hostile files are crafted byte by byte in each test.
+#![allow(clippy::print_stderr)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::{json, Value};
+
+fn reference_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/reference")
+}
+
+/// `svdiag` run in `dir`, with stable, colourless output.
+fn svdiag(dir: &Path) -> Command {
+    let mut c = Command::cargo_bin("svdiag").unwrap();
+    c.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100");
+    c
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(dir: &Path, args: &[&str]) -> Out {
+    let o = svdiag(dir).args(args).output().unwrap();
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(o.stdout).unwrap(),
+        stderr: String::from_utf8(o.stderr).unwrap(),
+    }
+}
+
+/// A safetensors file from `(name, dtype, shape, bytes)`; offsets in the given order.
+fn safetensors(tensors: &[(&str, &str, &[usize], Vec<u8>)]) -> Vec<u8> {
+    let mut header = serde_json::Map::new();
+    let mut data = Vec::new();
+    for (name, dtype, shape, bytes) in tensors {
+        header.insert(
+            name.to_string(),
+            json!({"dtype": dtype, "shape": shape, "data_offsets": [data.len(), data.len() + bytes.len()]}),
+        );
+        data.extend_from_slice(bytes);
+    }
+    let h = serde_json::to_vec(&Value::Object(header)).unwrap();
+    raw_file(&h, &data)
+}
+
+fn raw_file(header: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut out = (header.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(header);
+    out.extend_from_slice(data);
+    out
+}
+
+fn f32s(n: usize, seed: u32) -> Vec<u8> {
+    // a deterministic, full-rank-ish pattern
+    (0..n)
+        .flat_map(|i| {
+            let x = ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) % 1000) as f32
+                / 1000.0
+                - 0.5;
+            x.to_le_bytes()
+        })
+        .collect()
+}
+
+/// Rounds every float in a JSON document to 9 significant digits: snapshots then check structure
+/// and values without depending on the last bits of a platform's SIMD kernels.
+fn rounded(v: Value) -> Value {
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            let x = n.as_f64().unwrap();
+            json!(format!("{x:.8e}").parse::<f64>().unwrap())
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(rounded).collect()),
+        Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, rounded(v))).collect()),
+        other => other,
+    }
+}
+
+fn round_csv(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            line.split(',')
+                .map(|cell| match cell.parse::<f64>() {
+                    Ok(x) if cell.contains('.') || cell.contains('e') => format!("{x:.8e}"),
+                    _ => cell.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn help() {
+    let dir = reference_dir();
+    insta::assert_snapshot!("help", run(&dir, &["--help"]).stdout);
+    insta::assert_snapshot!("analyze_help", run(&dir, &["analyze", "--help"]).stdout);
+}
+
+#[test]
+fn table_output() {
+    let out = run(
+        &reference_dir(),
+        &["analyze", "reference.safetensors", "--format", "table"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stderr, "");
+    insta::assert_snapshot!("table", out.stdout);
+}
+
+#[test]
+fn table_columns_are_selectable() {
+    let out = run(
+        &reference_dir(),
+        &[
+            "analyze",
+            "reference.safetensors",
+            "-f",
+            "table",
+            "--columns",
+            "numerical_rank,l12_norm",
+            "--filter",
+            "gauss",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    insta::assert_snapshot!("table_columns", out.stdout);
+}
+
+#[test]
+fn json_output() {
+    let out = run(
+        &reference_dir(),
+        &[
+            "analyze",
+            "reference.safetensors",
+            "--format",
+            "json",
+            "--quiet",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stderr, "");
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    insta::assert_snapshot!("json", serde_json::to_string_pretty(&rounded(doc)).unwrap());
+}
+
+#[test]
+fn csv_output() {
+    let out = run(
+        &reference_dir(),
+        &[
+            "analyze",
+            "reference.safetensors",
+            "--format",
+            "csv",
+            "--normalization",
+            "energy",
+            "--q",
+            "inf",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    insta::assert_snapshot!("csv", round_csv(&out.stdout));
+    insta::assert_snapshot!("csv_stderr_summary", out.stderr);
+}
+
+#[test]
+fn json_and_csv_are_byte_identical_whatever_the_thread_count() {
+    for format in ["json", "csv"] {
+        let one = run(
+            &reference_dir(),
+            &[
+                "analyze",
+                "reference.safetensors",
+                "-f",
+                format,
+                "--spectrum",
+                "--threads",
+                "1",
+            ],
+        );
+        let three = run(
+            &reference_dir(),
+            &[
+                "analyze",
+                "reference.safetensors",
+                "-f",
+                format,
+                "--spectrum",
+                "--threads",
+                "3",
+            ],
+        );
+        assert_eq!(one.code, 0);
+        assert_eq!(
+            one.stdout, three.stdout,
+            "{format} differs between 1 and 3 threads"
+        );
+    }
+}
+
+#[test]
+fn spectrum_flag_writes_singular_values() {
+    let out = run(
+        &reference_dir(),
+        &[
+            "analyze",
+            "reference.safetensors",
+            "-f",
+            "json",
+            "--spectrum",
+            "--filter",
+            "square_2x2",
+        ],
+    );
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["matrices"][0]["singular_values"], json!([4.0, 3.0]));
+    assert_eq!(doc["settings"]["spectrum"], json!(true));
+    let plain = run(
+        &reference_dir(),
+        &[
+            "analyze",
+            "reference.safetensors",
+            "-f",
+            "json",
+            "--filter",
+            "square_2x2",
+        ],
+    );
+    assert!(!plain.stdout.contains("singular_values"));
+}
+
+#[test]
+fn output_file_is_written_atomically_and_format_follows_extension() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = reference_dir().join("reference.safetensors");
+    let out = run(
+        tmp.path(),
+        &[
+            "analyze",
+            src.to_str().unwrap(),
+            "-o",
+            "report.csv",
+            "--quiet",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+    let csv = std::fs::read_to_string(tmp.path().join("report.csv")).unwrap();
+    assert!(csv.starts_with(
+        "name,file,dtype,shape,rows,cols,reshaped,role,layer,normalization,q,entropy,"
+    ));
+    let names: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, ["report.csv"], "no temporary file left behind");
+}
+
+#[test]
+fn hf_directory_single_and_sharded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let single = tmp.path().join("single");
+    std::fs::create_dir(&single).unwrap();
+    std::fs::write(
+        single.join("model.safetensors"),
+        safetensors(&[(
+            "model.layers.0.mlp.up_proj.weight",
+            "F32",
+            &[6, 4],
+            f32s(24, 1),
+        )]),
+    )
+    .unwrap();
+    let out = run(tmp.path(), &["analyze", "single", "-f", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["inputs"][0]["resolved_as"], "model.safetensors");
+    assert_eq!(doc["matrices"][0]["role"], "mlp_up");
+    assert_eq!(doc["matrices"][0]["layer"], 0);
+
+    let sharded = tmp.path().join("sharded");
+    std::fs::create_dir(&sharded).unwrap();
+    std::fs::write(
+        sharded.join("model-00001-of-00002.safetensors"),
+        safetensors(&[
+            ("model.embed_tokens.weight", "F32", &[10, 4], f32s(40, 2)),
+            (
+                "model.layers.0.self_attn.q_proj.weight",
+                "BF16",
+                &[4, 4],
+                vec![
+                    0x80, 0x3f, 0, 0, 0, 0x40, 0, 0, 0, 0, 0x40, 0x40, 0, 0, 0, 0, 0x80, 0x40,
+                    0x80, 0x3f, 0, 0, 0, 0, 0, 0, 0x80, 0x3f, 0, 0x40, 0, 0,
+                ],
+            ),
+        ]),
+    )
+    .unwrap();
+    std::fs::write(
+        sharded.join("model-00002-of-00002.safetensors"),
+        safetensors(&[
+            (
+                "lm_head.weight",
+                "F16",
+                &[10, 4],
+                (0..40u16)
+                    .flat_map(|i| (0x3c00u16 + i * 37).to_le_bytes())
+                    .collect(),
+            ),
+            ("model.norm.weight", "F32", &[4], f32s(4, 3)),
+        ]),
+    )
+    .unwrap();
+    let index = json!({"metadata": {"total_size": 0}, "weight_map": {
+        "model.embed_tokens.weight": "model-00001-of-00002.safetensors",
+        "model.layers.0.self_attn.q_proj.weight": "model-00001-of-00002.safetensors",
+        "lm_head.weight": "model-00002-of-00002.safetensors",
+        "model.norm.weight": "model-00002-of-00002.safetensors",
+        "model.layers.0.self_attn.k_proj.weight": "model-00002-of-00002.safetensors",
+    }});
+    std::fs::write(
+        sharded.join("model.safetensors.index.json"),
+        index.to_string(),
+    )
+    .unwrap();
+    let out = run(tmp.path(), &["analyze", "sharded", "-f", "table"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    insta::assert_snapshot!("sharded_table", out.stdout);
+
+    // a shard index that points outside the model directory is refused
+    let evil = json!({"weight_map": {"x": "../single/model.safetensors"}});
+    std::fs::write(
+        sharded.join("model.safetensors.index.json"),
+        evil.to_string(),
+    )
+    .unwrap();
+    let out = run(tmp.path(), &["analyze", "sharded"]);
+    assert_eq!(out.code, 2);
+    insta::assert_snapshot!("error_index_path_traversal", out.stderr);
+}
+
+#[test]
+fn reshape_of_conv_kernels_is_reported() {
+    let out = run(
+        &reference_dir(),
+        &[
+            "analyze",
+            "reference.safetensors",
+            "-f",
+            "json",
+            "--filter",
+            "conv",
+        ],
+    );
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    let m = &doc["matrices"][0];
+    assert_eq!(m["shape"], json!([8, 3, 3, 3]));
+    assert_eq!(m["matrix_shape"], json!([8, 27]));
+    assert_eq!(m["reshaped"], json!(true));
+    assert_eq!(m["role"], "conv");
+    assert!(doc["settings"]["reshape"]
+        .as_str()
+        .unwrap()
+        .contains("[d0, d1*d2*...]"));
+}
+
+#[test]
+fn nan_and_inf_fail_per_tensor_with_exit_code_1_and_a_complete_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = reference_dir().join("nonfinite.safetensors");
+    std::fs::copy(&src, tmp.path().join("nonfinite.safetensors")).unwrap();
+    let out = run(
+        tmp.path(),
+        &["analyze", "nonfinite.safetensors", "-o", "r.json"],
+    );
+    assert_eq!(out.code, 1);
+    insta::assert_snapshot!("nonfinite_stderr", out.stderr);
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("r.json")).unwrap()).unwrap();
+    assert_eq!(
+        doc["summary"],
+        json!({"matrices": 1, "skipped": 0, "failed": 2, "filtered_out": 0})
+    );
+    let table = run(
+        tmp.path(),
+        &["analyze", "nonfinite.safetensors", "-f", "table"],
+    );
+    assert_eq!(table.code, 1);
+    assert!(table
+        .stdout
+        .contains("FAILED has_nan (nonfinite.safetensors): element [3, 7] is NaN"));
+}
+
+/// Each bad input: exit code 2, one clear line naming the file and the problem, no output file.
+#[test]
+fn bad_inputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let good = safetensors(&[("w", "F32", &[3, 3], f32s(9, 5))]);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty.safetensors", vec![]),
+        ("text.safetensors", b"this is a README, not a checkpoint\n".to_vec()),
+        ("truncated.safetensors", good[..good.len() - 5].to_vec()),
+        ("trailing.safetensors", [good.clone(), vec![0; 3]].concat()),
+        ("header_too_long.safetensors", raw_file(b"{}", &[]).iter().enumerate().map(|(i, b)| if i == 0 { 200 } else { *b }).collect()),
+        ("bad_json.safetensors", raw_file(b"{\"w\": {\"dtype\": \"F32\", ", &[])),
+        ("not_utf8.safetensors", raw_file(&[0xff, 0xfe, 0x7b, 0x7d], &[])),
+        (
+            "overlap.safetensors",
+            raw_file(
+                br#"{"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},"b":{"dtype":"F32","shape":[2,2],"data_offsets":[8,24]}}"#,
+                &[0; 24],
+            ),
+        ),
+        (
+            "out_of_range.safetensors",
+            raw_file(br#"{"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}}"#, &[0; 8]),
+        ),
+        (
+            "shape_mismatch.safetensors",
+            raw_file(br#"{"a":{"dtype":"F32","shape":[3,3],"data_offsets":[0,16]}}"#, &[0; 16]),
+        ),
+        (
+            "shape_overflow.safetensors",
+            raw_file(br#"{"a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,16]}}"#, &[0; 16]),
+        ),
+        ("unknown_dtype.safetensors", raw_file(br#"{"a":{"dtype":"Q4","shape":[2,2],"data_offsets":[0,16]}}"#, &[0; 16])),
+    ];
+    let mut messages = String::new();
+    for (name, bytes) in &cases {
+        std::fs::write(d.join(name), bytes).unwrap();
+        let out = run(d, &["analyze", name, "-o", "out.json"]);
+        assert_eq!(out.code, 2, "{name}: {}", out.stderr);
+        assert_eq!(
+            out.stderr.lines().count(),
+            1,
+            "{name}: one line: {}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains(name),
+            "{name}: the message names the file: {}",
+            out.stderr
+        );
+        assert!(!d.join("out.json").exists(), "{name}: no output file");
+        messages.push_str(&out.stderr);
+    }
+    // paths and directories
+    std::fs::create_dir(d.join("empty_dir")).unwrap();
+    for args in [
+        vec!["analyze", "missing.safetensors"],
+        vec!["analyze", "empty_dir"],
+    ] {
+        let out = run(d, &args);
+        assert_eq!(out.code, 2, "{args:?}");
+        messages.push_str(&out.stderr);
+    }
+    // a good file next to a bad one: the whole run stops, nothing is written
+    std::fs::write(d.join("good.safetensors"), &good).unwrap();
+    let out = run(
+        d,
+        &[
+            "analyze",
+            "good.safetensors",
+            "truncated.safetensors",
+            "-o",
+            "out.json",
+        ],
+    );
+    assert_eq!(out.code, 2);
+    assert!(!d.join("out.json").exists());
+    // filters
+    let out = run(d, &["analyze", "good.safetensors", "--filter", "mlp"]);
+    assert_eq!(out.code, 2);
+    messages.push_str(&out.stderr);
+    let out = run(d, &["analyze", "good.safetensors", "--filter", "(unclosed"]);
+    assert_eq!(out.code, 2);
+    messages.push_str(&out.stderr);
+    let out = run(
+        d,
+        &["analyze", "good.safetensors", "-o", "no/such/dir/out.json"],
+    );
+    assert_eq!(out.code, 2);
+    messages.push_str(&out.stderr);
+    insta::assert_snapshot!("bad_input_messages", messages);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = run(&reference_dir(), &["analyze"]);
+    assert_eq!(out.code, 2);
+    let out = run(
+        &reference_dir(),
+        &["analyze", "reference.safetensors", "--q", "-1"],
+    );
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("Rényi order q must be ≥ 0"),
+        "{}",
+        out.stderr
+    );
+}
