@@ -95,6 +95,27 @@ impl TensorSource for SafetensorsFile {
         // ranges were validated against the file length in `open`
         &self.map[self.ranges[index].clone()]
     }
+
+    /// Drops the tensor's pages from this process's resident set (they stay in the page cache), so
+    /// that resident memory does not grow with the model as its tensors are read one by one.
+    fn release(&self, index: usize) {
+        let range = &self.ranges[index];
+        #[cfg(unix)]
+        if !range.is_empty() {
+            // SAFETY: MADV_DONTNEED on a read-only, file-backed mapping only discards the pages; a
+            // later read of the same bytes faults them back in from the file, unchanged. No
+            // reference into the range outlives this call: callers release a tensor after its
+            // bytes were widened into an owned matrix.
+            #[allow(unsafe_code)]
+            let _ = unsafe {
+                self.map.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    range.start,
+                    range.len(),
+                )
+            };
+        }
+    }
 }
 
 fn dtype(d: StDtype) -> Dtype {
