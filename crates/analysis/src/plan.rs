@@ -110,10 +110,7 @@ impl Plan {
             let first = sources.len();
             for file in &resolved.files {
                 if let Some(i) = sources.iter().position(|s| s.path() == file.as_path()) {
-                    warnings.push(format!(
-                        "{} is named more than once; read once",
-                        sources[i].path().display()
-                    ));
+                    warnings.push(format!("{} is named more than once; read once", sources[i].path().display()));
                     continue;
                 }
                 sources.push(svdiag_formats::open(file)?);
@@ -124,11 +121,7 @@ impl Plan {
                 resolved_as: resolved.how.clone(),
                 files: sources[first..]
                     .iter()
-                    .map(|s| FileSummary {
-                        path: display(s.path()),
-                        format: s.format(),
-                        tensors: s.tensors().len(),
-                    })
+                    .map(|s| FileSummary { path: display(s.path()), format: s.format(), tensors: s.tensors().len() })
                     .collect(),
             });
         }
@@ -145,12 +138,7 @@ impl Plan {
                     continue;
                 }
                 match matrix_shape(info) {
-                    Ok((rows, cols)) => tasks.push(Task {
-                        source: si,
-                        tensor: ti,
-                        rows,
-                        cols,
-                    }),
+                    Ok((rows, cols)) => tasks.push(Task { source: si, tensor: ti, rows, cols }),
                     Err(reason) => skipped.push(Skipped {
                         name: info.name.clone(),
                         file: display(source.path()),
@@ -163,10 +151,7 @@ impl Plan {
         }
         if let Some(f) = filter {
             if tasks.is_empty() && skipped.is_empty() {
-                return Err(PlanError::FilterMatchesNothing {
-                    filter: f.as_str().to_string(),
-                    tensors: total,
-                });
+                return Err(PlanError::FilterMatchesNothing { filter: f.as_str().to_string(), tensors: total });
             }
         }
         Ok(Self {
@@ -187,20 +172,14 @@ impl Plan {
 
     /// Total bytes of tensor data the tasks will read.
     pub fn task_bytes(&self) -> u64 {
-        self.tasks
-            .iter()
-            .map(|t| self.info(t).byte_len as u64)
-            .sum()
+        self.tasks.iter().map(|t| self.info(t).byte_len as u64).sum()
     }
 }
 
 /// The 2-D shape a tensor is analyzed as (`[d0, d1·d2·…]`), or why it is not a matrix.
 pub fn matrix_shape(info: &TensorInfo) -> Result<(usize, usize), String> {
     if info.dtype.size().is_none() {
-        return Err(format!(
-            "dtype {} is not a floating-point type (F64, F32, F16 and BF16 are analyzed)",
-            info.dtype
-        ));
+        return Err(format!("dtype {} is not a floating-point type (F64, F32, F16 and BF16 are analyzed)", info.dtype));
     }
     match info.shape.len() {
         0 => return Err("0-D tensor (a scalar): no matrix".into()),
@@ -208,24 +187,15 @@ pub fn matrix_shape(info: &TensorInfo) -> Result<(usize, usize), String> {
         _ => {}
     }
     let rows = info.shape[0];
-    let cols = info.shape[1..]
-        .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or("shape overflows")?;
+    let cols = info.shape[1..].iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or("shape overflows")?;
     if rows.min(cols) < 2 {
-        return Err(format!(
-            "{rows}×{cols} matrix has a dimension below 2: its spectrum is a single value or empty"
-        ));
+        return Err(format!("{rows}×{cols} matrix has a dimension below 2: its spectrum is a single value or empty"));
     }
     Ok((rows, cols))
 }
 
 /// Compares a shard index with what the shards hold.
-fn check_index(
-    resolved: &ResolvedInput,
-    sources: &[Box<dyn TensorSource>],
-    warnings: &mut Vec<String>,
-) {
+fn check_index(resolved: &ResolvedInput, sources: &[Box<dyn TensorSource>], warnings: &mut Vec<String>) {
     let Some(map) = &resolved.weight_map else {
         return;
     };

@@ -107,10 +107,7 @@ pub fn analyze(plan: &Plan, options: &AnalysisOptions, progress: &dyn Progress) 
             })
             .collect()
     };
-    let results = match rayon::ThreadPoolBuilder::new()
-        .num_threads(options.threads.unwrap_or(0))
-        .build()
-    {
+    let results = match rayon::ThreadPoolBuilder::new().num_threads(options.threads.unwrap_or(0)).build() {
         Ok(pool) => pool.install(work),
         Err(_) => work(), // the global pool still works
     };
@@ -124,8 +121,7 @@ pub fn analyze(plan: &Plan, options: &AnalysisOptions, progress: &dyn Progress) 
         }
     }
     matrices.sort_by(|a, b| {
-        TensorIdentity::display_order((&a.identity, &a.name), (&b.identity, &b.name))
-            .then_with(|| a.file.cmp(&b.file))
+        TensorIdentity::display_order((&a.identity, &a.name), (&b.identity, &b.name)).then_with(|| a.file.cmp(&b.file))
     });
     failed.sort_by(|a, b| (&a.file, &a.name).cmp(&(&b.file, &b.name)));
     Analysis {
@@ -140,11 +136,7 @@ pub fn analyze(plan: &Plan, options: &AnalysisOptions, progress: &dyn Progress) 
     }
 }
 
-fn analyze_one(
-    plan: &Plan,
-    task: &Task,
-    options: &AnalysisOptions,
-) -> Result<MatrixRecord, Failed> {
+fn analyze_one(plan: &Plan, task: &Task, options: &AnalysisOptions) -> Result<MatrixRecord, Failed> {
     let source = &plan.sources[task.source];
     let info = plan.info(task);
     let file = source.path().display().to_string();
@@ -155,8 +147,7 @@ fn analyze_one(
         shape: info.shape.clone(),
         error: e.to_string(),
     };
-    let matrix = Matrix::from_le_bytes(source.data(task.tensor), info.dtype, task.rows, task.cols)
-        .map_err(fail)?;
+    let matrix = Matrix::from_le_bytes(source.data(task.tensor), info.dtype, task.rows, task.cols).map_err(fail)?;
     let spectrum = Spectrum::of(&matrix).map_err(fail)?;
     let metrics = Metrics::compute(&spectrum, matrix.l12_norm(), &options.metrics);
     Ok(MatrixRecord {

@@ -19,49 +19,29 @@ use svdiag_core::metrics::METRIC_FIELDS;
 use svdiag_core::{MetricOptions, Normalization, RenyiOrder};
 
 fn models_dir() -> PathBuf {
-    std::env::var_os("SVDIAG_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/tmp/svdiag-models"))
+    std::env::var_os("SVDIAG_MODELS").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp/svdiag-models"))
 }
 
 fn check_model(model: &str) {
     let reference: Value = serde_json::from_str(
         &std::fs::read_to_string(
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../tests/data/reference/real_models.json"),
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/reference/real_models.json"),
         )
         .unwrap(),
     )
     .unwrap();
     let entry = &reference["models"][model];
     let path = models_dir().join(entry["file"].as_str().unwrap());
-    assert!(
-        path.is_file(),
-        "{} is missing: run ../shared/data/fetch-example-models.sh",
-        path.display()
-    );
+    assert!(path.is_file(), "{} is missing: run ../shared/data/fetch-example-models.sh", path.display());
     let want = entry["matrices"].as_object().unwrap();
     let plan = Plan::new(&[path], None).unwrap();
     let mut worst = 0.0f64;
-    for (norm, q, key) in [
-        (Normalization::Sigma, "2", "sigma/q=2.0"),
-        (Normalization::Energy, "inf", "energy/q=inf"),
-    ] {
+    for (norm, q, key) in [(Normalization::Sigma, "2", "sigma/q=2.0"), (Normalization::Energy, "inf", "energy/q=inf")] {
         let q: RenyiOrder = q.parse().unwrap();
-        let options = AnalysisOptions {
-            metrics: MetricOptions {
-                normalization: norm,
-                q,
-            },
-            ..Default::default()
-        };
+        let options = AnalysisOptions { metrics: MetricOptions { normalization: norm, q }, ..Default::default() };
         let a = analyze(&plan, &options, &NoProgress);
         assert!(a.failed.is_empty(), "{:?}", a.failed);
-        assert_eq!(
-            a.matrices.len(),
-            want.len(),
-            "{model}: matrices analyzed vs NumPy's"
-        );
+        assert_eq!(a.matrices.len(), want.len(), "{model}: matrices analyzed vs NumPy's");
         for rec in &a.matrices {
             let w = &want[&rec.name][key];
             let r = rec.matrix_shape[0].min(rec.matrix_shape[1]) as u64;
@@ -70,20 +50,12 @@ fn check_model(model: &str) {
                 let g = rec.metrics.get(field).unwrap();
                 if field == "condition_number" && rank_deficient {
                     // σ_r is rounding noise in both implementations (NumPy may even return exactly 0)
-                    assert!(
-                        g > 1e12,
-                        "{model} {}: condition number {g:e} of a rank-deficient matrix",
-                        rec.name
-                    );
+                    assert!(g > 1e12, "{model} {}: condition number {g:e} of a rank-deficient matrix", rec.name);
                     continue;
                 }
                 let x = w[field].as_f64().unwrap();
                 let rel = (g - x).abs() / x.abs();
-                assert!(
-                    rel <= 1e-9,
-                    "{model} {} {field} ({key}): svdiag {g:e}, numpy {x:e}, rel {rel:e}",
-                    rec.name
-                );
+                assert!(rel <= 1e-9, "{model} {} {field} ({key}): svdiag {g:e}, numpy {x:e}, rel {rel:e}", rec.name);
                 worst = worst.max(rel);
             }
         }

@@ -15,9 +15,7 @@ use svdiag_core::metrics::METRIC_FIELDS;
 use svdiag_core::{MetricOptions, Normalization, RenyiOrder};
 
 fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data/reference")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/reference").join(name)
 }
 
 fn reference() -> Value {
@@ -26,11 +24,8 @@ fn reference() -> Value {
 
 fn run(normalization: Normalization, q: RenyiOrder) -> Vec<MatrixRecord> {
     let plan = Plan::new(&[data("reference.safetensors")], None).unwrap();
-    let options = AnalysisOptions {
-        metrics: MetricOptions { normalization, q },
-        keep_spectrum: true,
-        threads: Some(2),
-    };
+    let options =
+        AnalysisOptions { metrics: MetricOptions { normalization, q }, keep_spectrum: true, threads: Some(2) };
     let a = analyze(&plan, &options, &NoProgress);
     assert!(a.failed.is_empty(), "{:?}", a.failed);
     a.matrices
@@ -51,10 +46,7 @@ fn every_metric_matches_numpy_f64() {
                 let r = &mats[&rec.name];
                 assert_eq!(rec.dtype.name(), r["dtype"]);
                 assert_eq!(serde_json::to_value(&rec.shape).unwrap(), r["shape"]);
-                assert_eq!(
-                    serde_json::to_value(rec.matrix_shape).unwrap(),
-                    r["matrix_shape"]
-                );
+                assert_eq!(serde_json::to_value(rec.matrix_shape).unwrap(), r["matrix_shape"]);
                 assert_eq!(rec.reshaped, rec.shape.len() > 2);
                 let setting = r["settings"]
                     .as_array()
@@ -77,18 +69,11 @@ fn every_metric_matches_numpy_f64() {
                         (Some(g), Value::Number(x)) => {
                             let x = x.as_f64().unwrap();
                             if field == "condition_number" && numpy_rank < m.min(n) {
-                                assert!(
-                                    g > 1e12 && x > 1e12,
-                                    "{ctx}: both should be huge: {g:e} vs {x:e}"
-                                );
+                                assert!(g > 1e12 && x > 1e12, "{ctx}: both should be huge: {g:e} vs {x:e}");
                                 continue;
                             }
                             let rel = (g - x).abs() / x.abs().max(1e-300);
-                            let tol = if field == "condition_number" {
-                                cond_tol(m, n, x)
-                            } else {
-                                1e-9
-                            };
+                            let tol = if field == "condition_number" { cond_tol(m, n, x) } else { 1e-9 };
                             assert!(
                                 rel <= tol || (g - x).abs() < 1e-13,
                                 "{ctx}: svdiag {g:e}, numpy {x:e}, rel {rel:e}"
@@ -101,12 +86,8 @@ fn every_metric_matches_numpy_f64() {
                         _ => panic!("{ctx}: svdiag {got:?}, numpy {w}"),
                     }
                 }
-                let sv_ref: Vec<f64> = r["singular_values"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.as_f64().unwrap())
-                    .collect();
+                let sv_ref: Vec<f64> =
+                    r["singular_values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
                 let sv = rec.singular_values.as_ref().unwrap();
                 assert_eq!(sv.len(), sv_ref.len());
                 let tol = 64.0 * m.max(n) as f64 * f64::EPSILON * sv_ref[0].max(f64::MIN_POSITIVE);
@@ -140,21 +121,9 @@ fn skipped_tensors_are_listed_with_reasons() {
     let plan = Plan::new(&[data("reference.safetensors")], None).unwrap();
     let mut names: Vec<&str> = plan.skipped.iter().map(|s| s.name.as_str()).collect();
     names.sort();
-    let want: Vec<&str> = reference["skipped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let want: Vec<&str> = reference["skipped"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert_eq!(names, want);
-    let reason = |n: &str| {
-        plan.skipped
-            .iter()
-            .find(|s| s.name == n)
-            .unwrap()
-            .reason
-            .clone()
-    };
+    let reason = |n: &str| plan.skipped.iter().find(|s| s.name == n).unwrap().reason.clone();
     assert!(reason("bias_f32").contains("1-D tensor"));
     assert!(reason("scalar_f32").contains("0-D tensor"));
     assert!(reason("position_ids_i64").contains("dtype I64 is not a floating-point type"));
@@ -168,11 +137,7 @@ fn zero_matrix_is_analyzed_with_reasons_not_failed() {
     assert_eq!(z.metrics.spectral_norm, 0.0);
     assert_eq!(z.metrics.numerical_rank, 0);
     assert!(z.metrics.entropy.is_none());
-    assert!(z
-        .metrics
-        .undefined
-        .iter()
-        .any(|u| u.field == "entropy" && u.reason.contains("zero matrix")));
+    assert!(z.metrics.undefined.iter().any(|u| u.field == "entropy" && u.reason.contains("zero matrix")));
 }
 
 #[test]
@@ -181,22 +146,12 @@ fn nan_and_inf_fail_per_tensor_and_the_rest_is_analyzed() {
     let a = analyze(&plan, &AnalysisOptions::default(), &NoProgress);
     assert_eq!(a.matrices.len(), 1);
     assert_eq!(a.matrices[0].name, "good");
-    let errors: Vec<(&str, &str)> = a
-        .failed
-        .iter()
-        .map(|f| (f.name.as_str(), f.error.as_str()))
-        .collect();
+    let errors: Vec<(&str, &str)> = a.failed.iter().map(|f| (f.name.as_str(), f.error.as_str())).collect();
     assert_eq!(
         errors,
         [
-            (
-                "has_inf",
-                "element [0, 2] is -inf; spectra of non-finite matrices are undefined"
-            ),
-            (
-                "has_nan",
-                "element [3, 7] is NaN; spectra of non-finite matrices are undefined"
-            ),
+            ("has_inf", "element [0, 2] is -inf; spectra of non-finite matrices are undefined"),
+            ("has_nan", "element [3, 7] is NaN; spectra of non-finite matrices are undefined"),
         ]
     );
 }
@@ -204,23 +159,9 @@ fn nan_and_inf_fail_per_tensor_and_the_rest_is_analyzed() {
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
     let plan = Plan::new(&[data("reference.safetensors")], None).unwrap();
-    let one = analyze(
-        &plan,
-        &AnalysisOptions {
-            threads: Some(1),
-            keep_spectrum: true,
-            ..Default::default()
-        },
-        &NoProgress,
-    );
-    let four = analyze(
-        &plan,
-        &AnalysisOptions {
-            threads: Some(4),
-            keep_spectrum: true,
-            ..Default::default()
-        },
-        &NoProgress,
-    );
+    let one =
+        analyze(&plan, &AnalysisOptions { threads: Some(1), keep_spectrum: true, ..Default::default() }, &NoProgress);
+    let four =
+        analyze(&plan, &AnalysisOptions { threads: Some(4), keep_spectrum: true, ..Default::default() }, &NoProgress);
     assert_eq!(one.matrices, four.matrices);
 }

@@ -63,12 +63,7 @@ pub struct AnalyzeArgs {
     pub normalization: Normalization,
 
     /// Order of renyi_entropy: a number ≥ 0 or 'inf'.
-    #[arg(
-        long,
-        default_value = "2",
-        value_name = "Q",
-        allow_negative_numbers = true
-    )]
+    #[arg(long, default_value = "2", value_name = "Q", allow_negative_numbers = true)]
     pub q: RenyiOrder,
 
     /// Include every matrix's singular values in the JSON.
@@ -103,10 +98,7 @@ fn parse_column(s: &str) -> Result<String, String> {
     if METRIC_FIELDS.contains(&s) {
         Ok(s.to_string())
     } else {
-        Err(format!(
-            "unknown metric '{s}' (one of: {})",
-            METRIC_FIELDS.join(", ")
-        ))
+        Err(format!("unknown metric '{s}' (one of: {})", METRIC_FIELDS.join(", ")))
     }
 }
 

@@ -49,18 +49,10 @@ fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         None if std::io::stdout().is_terminal() => Format::Table,
         None => Format::Json,
     });
-    let filter = args
-        .filter
-        .as_deref()
-        .map(regex::Regex::new)
-        .transpose()
-        .context("invalid --filter pattern")?;
+    let filter = args.filter.as_deref().map(regex::Regex::new).transpose().context("invalid --filter pattern")?;
     let plan = Plan::new(&args.paths, filter.as_ref())?;
     let options = AnalysisOptions {
-        metrics: svdiag_core::MetricOptions {
-            normalization: args.normalization,
-            q: args.q,
-        },
+        metrics: svdiag_core::MetricOptions { normalization: args.normalization, q: args.q },
         keep_spectrum: args.spectrum,
         threads: args.threads,
     };
@@ -85,15 +77,9 @@ fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if analysis.failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if analysis.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain()
-        .filter_map(|e| e.downcast_ref::<std::io::Error>())
-        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    err.chain().filter_map(|e| e.downcast_ref::<std::io::Error>()).any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }

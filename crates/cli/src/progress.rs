@@ -14,22 +14,16 @@ pub struct Bar {
 impl Bar {
     /// A bar drawn on stderr if `visible`, else a hidden one.
     pub fn new(visible: bool) -> Self {
-        let target = if visible {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        };
+        let target = if visible { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
         let bar = ProgressBar::with_draw_target(Some(0), target);
         bar.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {msg} matrices · {bytes}/{total_bytes} · ETA {eta}")
-                .expect("valid template")
-                .progress_chars("█▉▊▋▌▍▎▏ "),
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {msg} matrices · {bytes}/{total_bytes} · ETA {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("█▉▊▋▌▍▎▏ "),
         );
-        Self {
-            bar,
-            done: AtomicUsize::new(0),
-            total: AtomicUsize::new(0),
-        }
+        Self { bar, done: AtomicUsize::new(0), total: AtomicUsize::new(0) }
     }
 
     /// Clears the bar.
@@ -46,8 +40,7 @@ impl svdiag_analysis::Progress for Bar {
     }
     fn advance(&self, bytes: u64) {
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
-        self.bar
-            .set_message(format!("{done}/{}", self.total.load(Ordering::Relaxed)));
+        self.bar.set_message(format!("{done}/{}", self.total.load(Ordering::Relaxed)));
         self.bar.inc(bytes);
     }
 }

@@ -32,7 +32,9 @@ pub enum CoreError {
     #[error("dtype {0} is not a floating-point type")]
     NotFloat(crate::Dtype),
     /// The workspace for the decomposition could not be allocated.
-    #[error("out of memory: the singular value decomposition of a {rows}×{cols} matrix needs {bytes} bytes of workspace")]
+    #[error(
+        "out of memory: the singular value decomposition of a {rows}×{cols} matrix needs {bytes} bytes of workspace"
+    )]
     OutOfMemory {
         /// Rows of the matrix.
         rows: usize,

@@ -18,12 +18,7 @@ impl Matrix {
     ///
     /// Fails if the length does not match exactly, if the dtype is not a float, or if any element
     /// is NaN or ±Inf (the first one is named by its position).
-    pub fn from_le_bytes(
-        bytes: &[u8],
-        dtype: Dtype,
-        rows: usize,
-        cols: usize,
-    ) -> Result<Self, CoreError> {
+    pub fn from_le_bytes(bytes: &[u8], dtype: Dtype, rows: usize, cols: usize) -> Result<Self, CoreError> {
         let size = dtype.size().ok_or(CoreError::NotFloat(dtype))?;
         let count = rows.checked_mul(cols);
         let expected = count.and_then(|c| c.checked_mul(size));
@@ -46,11 +41,7 @@ impl Matrix {
     /// # Panics
     /// If `data.len() != rows * cols` (a programming error, not bad input).
     pub fn from_row_major(data: Vec<f64>, rows: usize, cols: usize) -> Result<Self, CoreError> {
-        assert_eq!(
-            Some(data.len()),
-            rows.checked_mul(cols),
-            "row-major data of the wrong length"
-        );
+        assert_eq!(Some(data.len()), rows.checked_mul(cols), "row-major data of the wrong length");
         if let Some(k) = data.iter().position(|v| !v.is_finite()) {
             let v = data[k];
             let value = if v.is_nan() {
@@ -60,11 +51,7 @@ impl Matrix {
             } else {
                 "-inf".to_string()
             };
-            return Err(CoreError::NonFinite {
-                row: k / cols,
-                col: k % cols,
-                value,
-            });
+            return Err(CoreError::NonFinite { row: k / cols, col: k % cols, value });
         }
         Ok(Self { rows, cols, data })
     }

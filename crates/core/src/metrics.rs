@@ -25,9 +25,7 @@ impl FromStr for Normalization {
         match s {
             "sigma" => Ok(Self::Sigma),
             "energy" => Ok(Self::Energy),
-            _ => Err(format!(
-                "unknown normalization '{s}' (expected 'sigma' or 'energy')"
-            )),
+            _ => Err(format!("unknown normalization '{s}' (expected 'sigma' or 'energy')")),
         }
     }
 }
@@ -72,9 +70,7 @@ impl FromStr for RenyiOrder {
         let t = s.trim();
         let q = match t.to_ascii_lowercase().as_str() {
             "inf" | "infinity" | "∞" => f64::INFINITY,
-            _ => t
-                .parse::<f64>()
-                .map_err(|_| format!("'{s}' is not a number or 'inf'"))?,
+            _ => t.parse::<f64>().map_err(|_| format!("'{s}' is not a number or 'inf'"))?,
         };
         Self::new(q)
     }
@@ -166,8 +162,7 @@ pub struct Metrics {
     pub undefined: Vec<Undefined>,
 }
 
-const ZERO_MATRIX: &str =
-    "all singular values are 0 (zero matrix): the distribution p is undefined";
+const ZERO_MATRIX: &str = "all singular values are 0 (zero matrix): the distribution p is undefined";
 
 impl Metrics {
     /// Computes every metric of §2 from the spectrum; `l12_norm` comes from the matrix's columns
@@ -191,10 +186,7 @@ impl Metrics {
         let kl_uniform = entropy.map(|h| log_r - h);
         let normalized_entropy = match entropy {
             Some(_) if r < 2 => {
-                undefined.push(Undefined {
-                    field: "normalized_entropy",
-                    reason: "r = 1: log r = 0",
-                });
+                undefined.push(Undefined { field: "normalized_entropy", reason: "r = 1: log r = 0" });
                 None
             }
             Some(h) => Some(h / log_r),
@@ -202,17 +194,8 @@ impl Metrics {
         };
         let effective_rank = entropy.map(f64::exp);
         if p.is_none() {
-            for field in [
-                "entropy",
-                "renyi_entropy",
-                "kl_uniform",
-                "normalized_entropy",
-                "effective_rank",
-            ] {
-                undefined.push(Undefined {
-                    field,
-                    reason: ZERO_MATRIX,
-                });
+            for field in ["entropy", "renyi_entropy", "kl_uniform", "normalized_entropy", "effective_rank"] {
+                undefined.push(Undefined { field, reason: ZERO_MATRIX });
             }
         }
 
@@ -226,14 +209,8 @@ impl Metrics {
             }
             (Some(energy / (sigma_max * sigma_max)), Some(cond))
         } else {
-            undefined.push(Undefined {
-                field: "stable_rank",
-                reason: "spectral norm is 0 (zero matrix)",
-            });
-            undefined.push(Undefined {
-                field: "condition_number",
-                reason: "0/0 (zero matrix)",
-            });
+            undefined.push(Undefined { field: "stable_rank", reason: "spectral norm is 0 (zero matrix)" });
+            undefined.push(Undefined { field: "condition_number", reason: "0/0 (zero matrix)" });
             (None, None)
         };
 
@@ -291,10 +268,7 @@ fn distribution(s: &[f64], normalization: Normalization) -> Option<Vec<f64>> {
 
 /// Shannon entropy with `0·log 0 = 0`.
 pub fn shannon(p: &[f64]) -> f64 {
-    -p.iter()
-        .filter(|&&x| x > 0.0)
-        .map(|&x| x * x.ln())
-        .sum::<f64>()
+    -p.iter().filter(|&&x| x > 0.0).map(|&x| x * x.ln()).sum::<f64>()
 }
 
 /// Rényi entropy of order `q` (`q = 0`, `1` and `∞` by their limits).
@@ -306,11 +280,6 @@ pub fn renyi(p: &[f64], q: f64) -> f64 {
     } else if q.is_infinite() {
         -p.iter().copied().fold(0.0, f64::max).ln()
     } else {
-        p.iter()
-            .filter(|&&x| x > 0.0)
-            .map(|&x| x.powf(q))
-            .sum::<f64>()
-            .ln()
-            / (1.0 - q)
+        p.iter().filter(|&&x| x > 0.0).map(|&x| x.powf(q)).sum::<f64>().ln() / (1.0 - q)
     }
 }

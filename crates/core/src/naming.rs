@@ -75,15 +75,12 @@ impl TensorIdentity {
     /// Classifies a tensor from its name and its number of axes (as stored).
     pub fn from_name(name: &str, ndim: usize) -> Self {
         let module = name.strip_suffix(".weight").unwrap_or(name);
-        let role = RULES
-            .iter()
-            .find(|(_, re)| re.is_match(module))
-            .map(|(role, _)| *role)
-            .unwrap_or(if ndim >= 3 { Role::Conv } else { Role::Other });
-        let layer = LAYER
-            .captures(name)
-            .and_then(|c| c.get(1))
-            .and_then(|m| m.as_str().parse().ok());
+        let role = RULES.iter().find(|(_, re)| re.is_match(module)).map(|(role, _)| *role).unwrap_or(if ndim >= 3 {
+            Role::Conv
+        } else {
+            Role::Other
+        });
+        let layer = LAYER.captures(name).and_then(|c| c.get(1)).and_then(|m| m.as_str().parse().ok());
         Self { role, layer }
     }
 
@@ -102,17 +99,13 @@ impl TensorIdentity {
     }
 }
 
-static LAYER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:^|\.)(?:layers|layer|h|blocks|block)\.(\d+)(?:\.|$)").expect("valid regex")
-});
+static LAYER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:^|\.)(?:layers|layer|h|blocks|block)\.(\d+)(?:\.|$)").expect("valid regex"));
 
 /// `(role, pattern)` in priority order, matched against the name without its `.weight` suffix.
 static RULES: LazyLock<Vec<(Role, Regex)>> = LazyLock::new(|| {
     let table: [(Role, &str); 12] = [
-        (
-            Role::AttnQkv,
-            r"(?:^|\.)(?:attn\.c_attn|qkv_proj|attn\.qkv|attention\.query_key_value|Wqkv|in_proj_weight)$",
-        ),
+        (Role::AttnQkv, r"(?:^|\.)(?:attn\.c_attn|qkv_proj|attn\.qkv|attention\.query_key_value|Wqkv|in_proj_weight)$"),
         (
             Role::AttnQ,
             r"(?:^|\.)(?:q_proj|attention\.self\.query|attention\.attention\.query|attention\.wq|(?:SelfAttention|EncDecAttention)\.q)$",
@@ -129,10 +122,7 @@ static RULES: LazyLock<Vec<(Role, Regex)>> = LazyLock::new(|| {
             Role::AttnO,
             r"(?:^|\.)(?:o_proj|(?:self_)?attn\.out_proj|attention\.output\.dense|attn\.c_proj|attn\.proj|attention\.wo|(?:SelfAttention|EncDecAttention)\.o|attention\.dense)$",
         ),
-        (
-            Role::MlpGate,
-            r"(?:^|\.)(?:gate_proj|feed_forward\.w1|experts\.\d+\.w1|DenseReluDense\.wi_0)$",
-        ),
+        (Role::MlpGate, r"(?:^|\.)(?:gate_proj|feed_forward\.w1|experts\.\d+\.w1|DenseReluDense\.wi_0)$"),
         (
             Role::MlpUp,
             r"(?:^|\.)(?:up_proj|feed_forward\.w3|experts\.\d+\.w3|mlp\.c_fc|intermediate\.dense|mlp\.fc1|DenseReluDense\.wi|DenseReluDense\.wi_1|mlp\.dense_h_to_4h)$",
@@ -141,24 +131,12 @@ static RULES: LazyLock<Vec<(Role, Regex)>> = LazyLock::new(|| {
             Role::MlpDown,
             r"(?:^|\.)(?:down_proj|feed_forward\.w2|experts\.\d+\.w2|mlp\.c_proj|layers?\.\d+\.output\.dense|mlp\.fc2|DenseReluDense\.wo|mlp\.dense_4h_to_h)$",
         ),
-        (
-            Role::Embedding,
-            r"(?:^|\.)(?:embed_tokens|word_embeddings|wte|shared|tok_embeddings|embed_in)$",
-        ),
-        (
-            Role::PosEmbedding,
-            r"(?:^|\.)(?:wpe|position_embeddings|embed_positions)$",
-        ),
+        (Role::Embedding, r"(?:^|\.)(?:embed_tokens|word_embeddings|wte|shared|tok_embeddings|embed_in)$"),
+        (Role::PosEmbedding, r"(?:^|\.)(?:wpe|position_embeddings|embed_positions)$"),
         (Role::LmHead, r"(?:^|\.)(?:lm_head|embed_out)$|^output$"),
-        (
-            Role::Conv,
-            r"(?:^|\.)(?:patch_embed\.proj|patch_embeddings\.projection)$",
-        ),
+        (Role::Conv, r"(?:^|\.)(?:patch_embed\.proj|patch_embeddings\.projection)$"),
     ];
-    table
-        .into_iter()
-        .map(|(role, re)| (role, Regex::new(re).expect("valid regex")))
-        .collect()
+    table.into_iter().map(|(role, re)| (role, Regex::new(re).expect("valid regex"))).collect()
 });
 
 #[cfg(test)]
@@ -173,52 +151,19 @@ mod tests {
     #[test]
     fn llama_mistral_qwen() {
         assert_eq!(id("model.embed_tokens.weight"), ("embedding", None));
-        assert_eq!(
-            id("model.layers.0.self_attn.q_proj.weight"),
-            ("attn_q", Some(0))
-        );
-        assert_eq!(
-            id("model.layers.11.self_attn.k_proj.weight"),
-            ("attn_k", Some(11))
-        );
-        assert_eq!(
-            id("model.layers.3.self_attn.v_proj.weight"),
-            ("attn_v", Some(3))
-        );
-        assert_eq!(
-            id("model.layers.3.self_attn.o_proj.weight"),
-            ("attn_o", Some(3))
-        );
-        assert_eq!(
-            id("model.layers.31.mlp.gate_proj.weight"),
-            ("mlp_gate", Some(31))
-        );
-        assert_eq!(
-            id("model.layers.31.mlp.up_proj.weight"),
-            ("mlp_up", Some(31))
-        );
-        assert_eq!(
-            id("model.layers.31.mlp.down_proj.weight"),
-            ("mlp_down", Some(31))
-        );
+        assert_eq!(id("model.layers.0.self_attn.q_proj.weight"), ("attn_q", Some(0)));
+        assert_eq!(id("model.layers.11.self_attn.k_proj.weight"), ("attn_k", Some(11)));
+        assert_eq!(id("model.layers.3.self_attn.v_proj.weight"), ("attn_v", Some(3)));
+        assert_eq!(id("model.layers.3.self_attn.o_proj.weight"), ("attn_o", Some(3)));
+        assert_eq!(id("model.layers.31.mlp.gate_proj.weight"), ("mlp_gate", Some(31)));
+        assert_eq!(id("model.layers.31.mlp.up_proj.weight"), ("mlp_up", Some(31)));
+        assert_eq!(id("model.layers.31.mlp.down_proj.weight"), ("mlp_down", Some(31)));
         assert_eq!(id("lm_head.weight"), ("lm_head", None));
         // Mixtral experts and router
-        assert_eq!(
-            id("model.layers.2.block_sparse_moe.experts.7.w1.weight"),
-            ("mlp_gate", Some(2))
-        );
-        assert_eq!(
-            id("model.layers.2.block_sparse_moe.experts.7.w2.weight"),
-            ("mlp_down", Some(2))
-        );
-        assert_eq!(
-            id("model.layers.2.block_sparse_moe.experts.7.w3.weight"),
-            ("mlp_up", Some(2))
-        );
-        assert_eq!(
-            id("model.layers.2.block_sparse_moe.gate.weight"),
-            ("other", Some(2))
-        );
+        assert_eq!(id("model.layers.2.block_sparse_moe.experts.7.w1.weight"), ("mlp_gate", Some(2)));
+        assert_eq!(id("model.layers.2.block_sparse_moe.experts.7.w2.weight"), ("mlp_down", Some(2)));
+        assert_eq!(id("model.layers.2.block_sparse_moe.experts.7.w3.weight"), ("mlp_up", Some(2)));
+        assert_eq!(id("model.layers.2.block_sparse_moe.gate.weight"), ("other", Some(2)));
         // Meta's original Llama layout
         assert_eq!(id("layers.4.attention.wq.weight"), ("attn_q", Some(4)));
         assert_eq!(id("layers.4.feed_forward.w2.weight"), ("mlp_down", Some(4)));
@@ -231,10 +176,7 @@ mod tests {
         assert_eq!(id("wte.weight"), ("embedding", None));
         assert_eq!(id("transformer.wpe.weight"), ("pos_embedding", None));
         assert_eq!(id("h.0.attn.c_attn.weight"), ("attn_qkv", Some(0)));
-        assert_eq!(
-            id("transformer.h.10.attn.c_proj.weight"),
-            ("attn_o", Some(10))
-        );
+        assert_eq!(id("transformer.h.10.attn.c_proj.weight"), ("attn_o", Some(10)));
         assert_eq!(id("h.5.mlp.c_fc.weight"), ("mlp_up", Some(5)));
         assert_eq!(id("h.5.mlp.c_proj.weight"), ("mlp_down", Some(5)));
     }
@@ -242,47 +184,17 @@ mod tests {
     #[test]
     fn bert_roberta_vit() {
         assert_eq!(id("embeddings.word_embeddings.weight"), ("embedding", None));
-        assert_eq!(
-            id("bert.embeddings.position_embeddings.weight"),
-            ("pos_embedding", None)
-        );
-        assert_eq!(
-            id("embeddings.token_type_embeddings.weight"),
-            ("other", None)
-        );
-        assert_eq!(
-            id("encoder.layer.0.attention.self.query.weight"),
-            ("attn_q", Some(0))
-        );
-        assert_eq!(
-            id("roberta.encoder.layer.2.attention.self.key.weight"),
-            ("attn_k", Some(2))
-        );
-        assert_eq!(
-            id("encoder.layer.2.attention.self.value.weight"),
-            ("attn_v", Some(2))
-        );
-        assert_eq!(
-            id("encoder.layer.5.attention.output.dense.weight"),
-            ("attn_o", Some(5))
-        );
-        assert_eq!(
-            id("encoder.layer.5.intermediate.dense.weight"),
-            ("mlp_up", Some(5))
-        );
-        assert_eq!(
-            id("encoder.layer.5.output.dense.weight"),
-            ("mlp_down", Some(5))
-        );
+        assert_eq!(id("bert.embeddings.position_embeddings.weight"), ("pos_embedding", None));
+        assert_eq!(id("embeddings.token_type_embeddings.weight"), ("other", None));
+        assert_eq!(id("encoder.layer.0.attention.self.query.weight"), ("attn_q", Some(0)));
+        assert_eq!(id("roberta.encoder.layer.2.attention.self.key.weight"), ("attn_k", Some(2)));
+        assert_eq!(id("encoder.layer.2.attention.self.value.weight"), ("attn_v", Some(2)));
+        assert_eq!(id("encoder.layer.5.attention.output.dense.weight"), ("attn_o", Some(5)));
+        assert_eq!(id("encoder.layer.5.intermediate.dense.weight"), ("mlp_up", Some(5)));
+        assert_eq!(id("encoder.layer.5.output.dense.weight"), ("mlp_down", Some(5)));
         assert_eq!(id("pooler.dense.weight"), ("other", None));
-        assert_eq!(
-            id("vit.encoder.layer.1.attention.attention.query.weight"),
-            ("attn_q", Some(1))
-        );
-        assert_eq!(
-            TensorIdentity::from_name("vit.embeddings.patch_embeddings.projection.weight", 4).role,
-            Role::Conv
-        );
+        assert_eq!(id("vit.encoder.layer.1.attention.attention.query.weight"), ("attn_q", Some(1)));
+        assert_eq!(TensorIdentity::from_name("vit.embeddings.patch_embeddings.projection.weight", 4).role, Role::Conv);
         // timm
         assert_eq!(id("blocks.3.attn.qkv.weight"), ("attn_qkv", Some(3)));
         assert_eq!(id("blocks.3.attn.proj.weight"), ("attn_o", Some(3)));
@@ -294,51 +206,24 @@ mod tests {
     #[test]
     fn t5() {
         assert_eq!(id("shared.weight"), ("embedding", None));
-        assert_eq!(
-            id("encoder.block.0.layer.0.SelfAttention.q.weight"),
-            ("attn_q", Some(0))
-        );
-        assert_eq!(
-            id("decoder.block.4.layer.1.EncDecAttention.o.weight"),
-            ("attn_o", Some(4))
-        );
-        assert_eq!(
-            id("encoder.block.1.layer.1.DenseReluDense.wi.weight"),
-            ("mlp_up", Some(1))
-        );
-        assert_eq!(
-            id("encoder.block.1.layer.1.DenseReluDense.wi_0.weight"),
-            ("mlp_gate", Some(1))
-        );
-        assert_eq!(
-            id("encoder.block.1.layer.1.DenseReluDense.wo.weight"),
-            ("mlp_down", Some(1))
-        );
-        assert_eq!(
-            id("encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"),
-            ("other", Some(0))
-        );
+        assert_eq!(id("encoder.block.0.layer.0.SelfAttention.q.weight"), ("attn_q", Some(0)));
+        assert_eq!(id("decoder.block.4.layer.1.EncDecAttention.o.weight"), ("attn_o", Some(4)));
+        assert_eq!(id("encoder.block.1.layer.1.DenseReluDense.wi.weight"), ("mlp_up", Some(1)));
+        assert_eq!(id("encoder.block.1.layer.1.DenseReluDense.wi_0.weight"), ("mlp_gate", Some(1)));
+        assert_eq!(id("encoder.block.1.layer.1.DenseReluDense.wo.weight"), ("mlp_down", Some(1)));
+        assert_eq!(id("encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"), ("other", Some(0)));
     }
 
     #[test]
     fn unknown_and_conv() {
         assert_eq!(id("foo.bar"), ("other", None));
         assert_eq!(id("features.3.conv.0.0.weight"), ("other", None));
-        assert_eq!(
-            TensorIdentity::from_name("features.3.conv.0.0.weight", 4).role,
-            Role::Conv
-        );
+        assert_eq!(TensorIdentity::from_name("features.3.conv.0.0.weight", 4).role, Role::Conv);
         // a 'q' outside attention is not a query
         assert_eq!(id("model.q.weight"), ("other", None));
         // nn.MultiheadAttention
-        assert_eq!(
-            id("encoder.layers.1.self_attn.in_proj_weight"),
-            ("attn_qkv", Some(1))
-        );
-        assert_eq!(
-            id("encoder.layers.1.self_attn.out_proj.weight"),
-            ("attn_o", Some(1))
-        );
+        assert_eq!(id("encoder.layers.1.self_attn.in_proj_weight"), ("attn_qkv", Some(1)));
+        assert_eq!(id("encoder.layers.1.self_attn.out_proj.weight"), ("attn_o", Some(1)));
     }
 
     #[test]
@@ -351,10 +236,7 @@ mod tests {
             "model.embed_tokens.weight",
             "pooler.dense.weight",
         ];
-        let mut v: Vec<(TensorIdentity, &str)> = names
-            .iter()
-            .map(|n| (TensorIdentity::from_name(n, 2), *n))
-            .collect();
+        let mut v: Vec<(TensorIdentity, &str)> = names.iter().map(|n| (TensorIdentity::from_name(n, 2), *n)).collect();
         v.sort_by(|a, b| TensorIdentity::display_order((&a.0, a.1), (&b.0, b.1)));
         let sorted: Vec<&str> = v.iter().map(|x| x.1).collect();
         assert_eq!(

@@ -20,11 +20,7 @@ impl Spectrum {
     /// (callers parallelize across matrices; one matrix's result never depends on the thread count).
     pub fn of(matrix: &Matrix) -> Result<Self, CoreError> {
         let mut s = singular_values(matrix.transposed_view())?;
-        Ok(Self::from_values(
-            matrix.rows(),
-            matrix.cols(),
-            std::mem::take(&mut s),
-        ))
+        Ok(Self::from_values(matrix.rows(), matrix.cols(), std::mem::take(&mut s)))
     }
 
     /// Wraps singular values computed elsewhere; sorts them in non-increasing order.
@@ -32,15 +28,8 @@ impl Spectrum {
     /// # Panics
     /// If `values.len() != min(rows, cols)` or a value is negative or not finite.
     pub fn from_values(rows: usize, cols: usize, mut values: Vec<f64>) -> Self {
-        assert_eq!(
-            values.len(),
-            rows.min(cols),
-            "need min(rows, cols) singular values"
-        );
-        assert!(
-            values.iter().all(|v| v.is_finite() && *v >= 0.0),
-            "singular values must be finite and ≥ 0"
-        );
+        assert_eq!(values.len(), rows.min(cols), "need min(rows, cols) singular values");
+        assert!(values.iter().all(|v| v.is_finite() && *v >= 0.0), "singular values must be finite and ≥ 0");
         values.sort_by(|a, b| b.total_cmp(a));
         Self { rows, cols, values }
     }
@@ -79,30 +68,15 @@ pub fn singular_values(a: MatRef<'_, f64>) -> Result<Vec<f64>, CoreError> {
         return Ok(Vec::new());
     }
     let par = Par::Seq;
-    let req = svd::svd_scratch::<f64>(
-        m,
-        n,
-        ComputeSvdVectors::No,
-        ComputeSvdVectors::No,
-        par,
-        Default::default(),
-    );
+    let req = svd::svd_scratch::<f64>(m, n, ComputeSvdVectors::No, ComputeSvdVectors::No, par, Default::default());
     let mut buf = MemBuffer::try_new(req).map_err(|_| CoreError::OutOfMemory {
         rows: m,
         cols: n,
         bytes: req.unaligned_bytes_required(),
     })?;
     let mut s = Diag::<f64>::zeros(r);
-    svd::svd(
-        a,
-        s.as_mut(),
-        None,
-        None,
-        par,
-        MemStack::new(&mut buf),
-        Default::default(),
-    )
-    .map_err(|_| CoreError::NoConvergence { rows: m, cols: n })?;
+    svd::svd(a, s.as_mut(), None, None, par, MemStack::new(&mut buf), Default::default())
+        .map_err(|_| CoreError::NoConvergence { rows: m, cols: n })?;
     // faer returns non-negative values sorted non-increasing; clamp a -0.0 for tidy output.
     Ok(s.column_vector().iter().map(|&x| x.max(0.0)).collect())
 }

@@ -40,39 +40,21 @@ fn check(m: usize, n: usize, s: &[f64], seed: u64) {
     let got = spectrum.values();
     let tol_abs = 64.0 * (m.max(n) as f64) * f64::EPSILON * s[0];
     for (i, (g, e)) in got.iter().zip(s).enumerate() {
-        assert!(
-            (g - e).abs() <= tol_abs,
-            "{m}×{n} σ_{i}: got {g:e}, want {e:e} (± {tol_abs:e})"
-        );
+        assert!((g - e).abs() <= tol_abs, "{m}×{n} σ_{i}: got {g:e}, want {e:e} (± {tol_abs:e})");
     }
     let metrics = Metrics::compute(&spectrum, w.l12_norm(), &MetricOptions::default());
     let e = expected(s);
     let r = s.len() as f64;
     let close = |name: &str, a: f64, b: f64| {
-        assert!(
-            rel(a, b) <= 1e-12 || (a - b).abs() <= 1e-13,
-            "{m}×{n} {name}: got {a:e}, want {b:e}"
-        );
+        assert!(rel(a, b) <= 1e-12 || (a - b).abs() <= 1e-13, "{m}×{n} {name}: got {a:e}, want {b:e}");
     };
     close("entropy", metrics.entropy.unwrap(), e.entropy);
     close("renyi_entropy", metrics.renyi_entropy.unwrap(), e.renyi2);
-    close(
-        "kl_uniform",
-        metrics.kl_uniform.unwrap(),
-        r.ln() - e.entropy,
-    );
+    close("kl_uniform", metrics.kl_uniform.unwrap(), r.ln() - e.entropy);
     if s.len() > 1 {
-        close(
-            "normalized_entropy",
-            metrics.normalized_entropy.unwrap(),
-            e.entropy / r.ln(),
-        );
+        close("normalized_entropy", metrics.normalized_entropy.unwrap(), e.entropy / r.ln());
     }
-    close(
-        "effective_rank",
-        metrics.effective_rank.unwrap(),
-        e.entropy.exp(),
-    );
+    close("effective_rank", metrics.effective_rank.unwrap(), e.entropy.exp());
     close("stable_rank", metrics.stable_rank.unwrap(), e.stable_rank);
     close("spectral_norm", metrics.spectral_norm, s[0]);
     close("frobenius_norm", metrics.frobenius_norm, e.frobenius);
@@ -81,36 +63,18 @@ fn check(m: usize, n: usize, s: &[f64], seed: u64) {
     let kappa = s[0] / smin;
     let cond = metrics.condition_number.unwrap();
     let cond_tol = 1e-12 + 64.0 * (m.max(n) as f64) * f64::EPSILON * kappa;
-    assert!(
-        rel(cond, kappa) <= cond_tol,
-        "{m}×{n} condition_number {cond:e} vs {kappa:e} (rel tol {cond_tol:e})"
-    );
+    assert!(rel(cond, kappa) <= cond_tol, "{m}×{n} condition_number {cond:e} vs {kappa:e} (rel tol {cond_tol:e})");
     let tol = s[0] * (m.max(n) as f64) * f64::EPSILON;
     let rank = s.iter().filter(|&&x| x > tol).count();
     assert_eq!(metrics.numerical_rank, rank, "{m}×{n} numerical_rank");
     // l12 from the columns, computed here directly
-    let cols: f64 = (0..n)
-        .map(|j| {
-            (0..m)
-                .map(|i| w.as_slice()[i * n + j].powi(2))
-                .sum::<f64>()
-                .sqrt()
-        })
-        .sum();
+    let cols: f64 = (0..n).map(|j| (0..m).map(|i| w.as_slice()[i * n + j].powi(2)).sum::<f64>().sqrt()).sum();
     close("l12_norm", metrics.l12_norm, cols);
     assert!(metrics.undefined.is_empty(), "{:?}", metrics.undefined);
 }
 
 fn geometric(r: usize, ratio: f64) -> Vec<f64> {
-    (0..r)
-        .map(|i| {
-            if r == 1 {
-                1.0
-            } else {
-                ratio.powf(i as f64 / (r - 1) as f64)
-            }
-        })
-        .collect()
+    (0..r).map(|i| if r == 1 { 1.0 } else { ratio.powf(i as f64 / (r - 1) as f64) }).collect()
 }
 
 #[test]
@@ -181,11 +145,7 @@ fn rank_deficient() {
 #[test]
 fn exact_zero_singular_value_gives_infinite_condition_number() {
     let w = svdiag_core::Matrix::from_row_major(vec![1.0, 0.0, 0.0, 0.0, 0.0, 0.0], 2, 3).unwrap();
-    let met = Metrics::compute(
-        &Spectrum::of(&w).unwrap(),
-        w.l12_norm(),
-        &MetricOptions::default(),
-    );
+    let met = Metrics::compute(&Spectrum::of(&w).unwrap(), w.l12_norm(), &MetricOptions::default());
     assert_eq!(met.condition_number, Some(f64::INFINITY));
     assert_eq!(met.undefined.len(), 1);
     assert_eq!(met.undefined[0].field, "condition_number");
@@ -195,20 +155,8 @@ fn exact_zero_singular_value_gives_infinite_condition_number() {
 #[test]
 fn zero_matrix_has_defined_norms_and_reasons_for_the_rest() {
     let w = svdiag_core::Matrix::from_row_major(vec![0.0; 12], 3, 4).unwrap();
-    let met = Metrics::compute(
-        &Spectrum::of(&w).unwrap(),
-        w.l12_norm(),
-        &MetricOptions::default(),
-    );
-    assert_eq!(
-        (
-            met.spectral_norm,
-            met.frobenius_norm,
-            met.nuclear_norm,
-            met.l12_norm
-        ),
-        (0.0, 0.0, 0.0, 0.0)
-    );
+    let met = Metrics::compute(&Spectrum::of(&w).unwrap(), w.l12_norm(), &MetricOptions::default());
+    assert_eq!((met.spectral_norm, met.frobenius_norm, met.nuclear_norm, met.l12_norm), (0.0, 0.0, 0.0, 0.0));
     assert_eq!(met.numerical_rank, 0);
     assert_eq!(met.entropy, None);
     assert_eq!(met.stable_rank, None);
@@ -236,10 +184,7 @@ fn energy_normalization_and_renyi_orders() {
     let total: f64 = s.iter().map(|x| x * x).sum();
     let p: Vec<f64> = s.iter().map(|x| x * x / total).collect();
     for q in [0.0, 0.5, 1.0, 2.0, 3.0, f64::INFINITY] {
-        let opts = MetricOptions {
-            normalization: Normalization::Energy,
-            q: RenyiOrder::new(q).unwrap(),
-        };
+        let opts = MetricOptions { normalization: Normalization::Energy, q: RenyiOrder::new(q).unwrap() };
         let met = Metrics::compute(&sp, 0.0, &opts);
         let want = if q == 0.0 {
             16f64.ln()

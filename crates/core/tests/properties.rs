@@ -8,17 +8,13 @@ use proptest::prelude::*;
 use svdiag_core::{Matrix, MetricOptions, Metrics, Normalization, RenyiOrder, Spectrum};
 
 fn metrics(w: &Matrix, normalization: Normalization) -> Metrics {
-    let opts = MetricOptions {
-        normalization,
-        q: RenyiOrder::default(),
-    };
+    let opts = MetricOptions { normalization, q: RenyiOrder::default() };
     Metrics::compute(&Spectrum::of(w).unwrap(), w.l12_norm(), &opts)
 }
 
 fn matrix() -> impl Strategy<Value = Matrix> {
     (2usize..14, 2usize..14).prop_flat_map(|(m, n)| {
-        prop::collection::vec(-10.0f64..10.0, m * n)
-            .prop_map(move |v| Matrix::from_row_major(v, m, n).unwrap())
+        prop::collection::vec(-10.0f64..10.0, m * n).prop_map(move |v| Matrix::from_row_major(v, m, n).unwrap())
     })
 }
 
@@ -26,13 +22,7 @@ fn norm_strategy() -> impl Strategy<Value = Normalization> {
     prop_oneof![Just(Normalization::Sigma), Just(Normalization::Energy)]
 }
 
-const ENTROPIC: [&str; 5] = [
-    "entropy",
-    "renyi_entropy",
-    "kl_uniform",
-    "normalized_entropy",
-    "effective_rank",
-];
+const ENTROPIC: [&str; 5] = ["entropy", "renyi_entropy", "kl_uniform", "normalized_entropy", "effective_rank"];
 
 fn assert_close(a: &Metrics, b: &Metrics, fields: &[&str], tol: f64) {
     for f in fields {

@@ -29,10 +29,7 @@ pub struct ResolvedInput {
 
 /// Resolves one command-line path: a file is itself; a directory is a Hugging Face model directory.
 pub fn resolve(path: &Path) -> Result<ResolvedInput, FormatError> {
-    let meta = std::fs::metadata(path).map_err(|source| FormatError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let meta = std::fs::metadata(path).map_err(|source| FormatError::Io { path: path.to_path_buf(), source })?;
     if !meta.is_dir() {
         return Ok(ResolvedInput {
             given: path.to_path_buf(),
@@ -47,16 +44,8 @@ pub fn resolve(path: &Path) -> Result<ResolvedInput, FormatError> {
         let mut files: Vec<PathBuf> = weight_map.values().cloned().collect();
         files.sort();
         files.dedup();
-        let how = format!(
-            "sharded checkpoint: {} files listed in {INDEX_FILE}",
-            files.len()
-        );
-        return Ok(ResolvedInput {
-            given: path.to_path_buf(),
-            files,
-            weight_map: Some(weight_map),
-            how,
-        });
+        let how = format!("sharded checkpoint: {} files listed in {INDEX_FILE}", files.len());
+        return Ok(ResolvedInput { given: path.to_path_buf(), files, weight_map: Some(weight_map), how });
     }
     let single = path.join(SINGLE_FILE);
     if single.is_file() {
@@ -68,77 +57,49 @@ pub fn resolve(path: &Path) -> Result<ResolvedInput, FormatError> {
         });
     }
     let mut files = Vec::new();
-    let entries = std::fs::read_dir(path).map_err(|source| FormatError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let entries = std::fs::read_dir(path).map_err(|source| FormatError::Io { path: path.to_path_buf(), source })?;
     for entry in entries {
-        let entry = entry.map_err(|source| FormatError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let entry = entry.map_err(|source| FormatError::Io { path: path.to_path_buf(), source })?;
         let p = entry.path();
         if p.extension().is_some_and(|e| e == "safetensors") && p.is_file() {
             files.push(p);
         }
     }
     if files.is_empty() {
-        return Err(FormatError::NoCheckpoint {
-            path: path.to_path_buf(),
-        });
+        return Err(FormatError::NoCheckpoint { path: path.to_path_buf() });
     }
     files.sort();
     let how = format!("{} *.safetensors files in the directory", files.len());
-    Ok(ResolvedInput {
-        given: path.to_path_buf(),
-        files,
-        weight_map: None,
-        how,
-    })
+    Ok(ResolvedInput { given: path.to_path_buf(), files, weight_map: None, how })
 }
 
 /// Reads `model.safetensors.index.json`: `{"weight_map": {"tensor": "shard-file", …}}`.
 /// Shard names must be plain file names in the same directory (no paths, no `..`).
 fn read_index(index: &Path) -> Result<BTreeMap<String, PathBuf>, FormatError> {
-    let bad = |reason: String| FormatError::Index {
-        path: index.to_path_buf(),
-        reason,
-    };
-    let file = std::fs::File::open(index).map_err(|source| FormatError::Io {
-        path: index.to_path_buf(),
-        source,
-    })?;
+    let bad = |reason: String| FormatError::Index { path: index.to_path_buf(), reason };
+    let file = std::fs::File::open(index).map_err(|source| FormatError::Io { path: index.to_path_buf(), source })?;
     let mut text = Vec::new();
     file.take(MAX_INDEX_BYTES + 1)
         .read_to_end(&mut text)
-        .map_err(|source| FormatError::Io {
-            path: index.to_path_buf(),
-            source,
-        })?;
+        .map_err(|source| FormatError::Io { path: index.to_path_buf(), source })?;
     if text.len() as u64 > MAX_INDEX_BYTES {
-        return Err(bad(format!(
-            "larger than the {} MiB limit",
-            MAX_INDEX_BYTES >> 20
-        )));
+        return Err(bad(format!("larger than the {} MiB limit", MAX_INDEX_BYTES >> 20)));
     }
-    let value: serde_json::Value =
-        serde_json::from_slice(&text).map_err(|e| bad(format!("not valid JSON ({e})")))?;
-    let map = value
-        .get("weight_map")
-        .and_then(|m| m.as_object())
-        .ok_or_else(|| bad("no \"weight_map\" object".into()))?;
+    let value: serde_json::Value = serde_json::from_slice(&text).map_err(|e| bad(format!("not valid JSON ({e})")))?;
+    let map =
+        value.get("weight_map").and_then(|m| m.as_object()).ok_or_else(|| bad("no \"weight_map\" object".into()))?;
     let dir = index.parent().unwrap_or(Path::new("."));
     let mut out = BTreeMap::new();
     for (name, shard) in map {
-        let shard = shard
-            .as_str()
-            .ok_or_else(|| bad(format!("shard of tensor '{name}' is not a string")))?;
+        let shard = shard.as_str().ok_or_else(|| bad(format!("shard of tensor '{name}' is not a string")))?;
         let plain = !shard.is_empty()
             && Path::new(shard).file_name().is_some_and(|f| f == shard)
             && shard != ".."
             && !shard.contains(['/', '\\']);
         if !plain {
-            return Err(bad(format!("shard '{shard}' of tensor '{name}' is not a plain file name in the model directory")));
+            return Err(bad(format!(
+                "shard '{shard}' of tensor '{name}' is not a plain file name in the model directory"
+            )));
         }
         out.insert(name.clone(), dir.join(shard));
     }

@@ -26,35 +26,23 @@ impl SafetensorsFile {
     /// Maps `path` and validates its header: the length prefix, UTF-8 JSON, every tensor's dtype,
     /// shape and offsets, offsets contiguous and covering the data exactly to the end of the file.
     pub fn open(path: &Path) -> Result<Self, FormatError> {
-        let io = |source| FormatError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
+        let io = |source| FormatError::Io { path: path.to_path_buf(), source };
         let file = File::open(path).map_err(io)?;
         let meta = file.metadata().map_err(io)?;
         if meta.is_dir() {
-            return Err(io(std::io::Error::new(
-                std::io::ErrorKind::IsADirectory,
-                "is a directory",
-            )));
+            return Err(io(std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory")));
         }
         let len = usize::try_from(meta.len()).unwrap_or(usize::MAX);
-        let bad = |reason: String| FormatError::Safetensors {
-            path: path.to_path_buf(),
-            reason,
-        };
+        let bad = |reason: String| FormatError::Safetensors { path: path.to_path_buf(), reason };
         if len < N_LEN {
-            return Err(bad(format!(
-                "file is {len} bytes, too short for the 8-byte header length"
-            )));
+            return Err(bad(format!("file is {len} bytes, too short for the 8-byte header length")));
         }
         // SAFETY: the map is read-only and private to this process. Another process truncating the
         // file while it is mapped could fault a later read; checkpoints being analyzed are not
         // expected to change underneath (the same contract as the `safetensors` crate's own docs).
         #[allow(unsafe_code)]
         let map = unsafe { Mmap::map(&file) }.map_err(io)?;
-        let (header_len, metadata) =
-            SafeTensors::read_metadata(&map).map_err(|e| bad(explain(&e, &map)))?;
+        let (header_len, metadata) = SafeTensors::read_metadata(&map).map_err(|e| bad(explain(&e, &map)))?;
         let data_start = N_LEN + header_len;
         let mut entries: Vec<(String, TensorInfo, Range<usize>)> = metadata
             .tensors()
@@ -72,12 +60,7 @@ impl SafetensorsFile {
             .collect();
         entries.sort_by(|a, b| (a.2.start, &a.0).cmp(&(b.2.start, &b.0)));
         let (tensors, ranges) = entries.into_iter().map(|(_, t, r)| (t, r)).unzip();
-        Ok(Self {
-            path: path.to_path_buf(),
-            map,
-            tensors,
-            ranges,
-        })
+        Ok(Self { path: path.to_path_buf(), map, tensors, ranges })
     }
 }
 
@@ -108,11 +91,7 @@ impl TensorSource for SafetensorsFile {
             // bytes were widened into an owned matrix.
             #[allow(unsafe_code)]
             let _ = unsafe {
-                self.map.unchecked_advise_range(
-                    memmap2::UncheckedAdvice::DontNeed,
-                    range.start,
-                    range.len(),
-                )
+                self.map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, range.start, range.len())
             };
         }
     }
@@ -149,9 +128,7 @@ fn dtype(d: StDtype) -> Dtype {
 /// Turns the crate's terse errors into a sentence that says what is wrong and where.
 fn explain(e: &SafeTensorError, buf: &[u8]) -> String {
     let file_len = buf.len();
-    let declared = buf
-        .get(..N_LEN)
-        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
+    let declared = buf.get(..N_LEN).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
     match e {
         SafeTensorError::HeaderTooSmall => format!("file is {file_len} bytes, too short for the 8-byte header length"),
         SafeTensorError::HeaderTooLarge => format!(
@@ -169,9 +146,9 @@ fn explain(e: &SafeTensorError, buf: &[u8]) -> String {
             format!("data offsets of tensor '{name}' overlap, leave a gap or run backwards")
         }
         SafeTensorError::TensorInvalidInfo => match diagnose(buf) {
-            Diagnosis::Mismatch { name, declared, needed } => format!(
-                "tensor '{name}' declares {declared} bytes of data but its dtype and shape need {needed}"
-            ),
+            Diagnosis::Mismatch { name, declared, needed } => {
+                format!("tensor '{name}' declares {declared} bytes of data but its dtype and shape need {needed}")
+            }
             _ => "a tensor's byte length does not match its dtype and shape".to_string(),
         },
         SafeTensorError::MetadataIncompleteBuffer => match diagnose(buf) {
@@ -190,28 +167,20 @@ fn explain(e: &SafeTensorError, buf: &[u8]) -> String {
 }
 
 enum Diagnosis {
-    Mismatch {
-        name: String,
-        declared: u64,
-        needed: u128,
-    },
+    Mismatch { name: String, declared: u64, needed: u128 },
     DataEnd(usize),
     Unknown,
 }
 
 /// Re-reads an already size-checked header loosely, only to name the culprit in an error message.
 fn diagnose(buf: &[u8]) -> Diagnosis {
-    let Some(n) = buf
-        .get(..N_LEN)
-        .and_then(|b| usize::try_from(u64::from_le_bytes(b.try_into().ok()?)).ok())
-    else {
+    let Some(n) = buf.get(..N_LEN).and_then(|b| usize::try_from(u64::from_le_bytes(b.try_into().ok()?)).ok()) else {
         return Diagnosis::Unknown;
     };
     let Some(header) = N_LEN.checked_add(n).and_then(|end| buf.get(N_LEN..end)) else {
         return Diagnosis::Unknown;
     };
-    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(header)
-    else {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(header) else {
         return Diagnosis::Unknown;
     };
     let mut max_end = 0u64;
@@ -231,29 +200,19 @@ fn diagnose(buf: &[u8]) -> Diagnosis {
             Some("F64" | "I64" | "U64" | "C64") => 8,
             Some("F32" | "I32" | "U32") => 4,
             Some("F16" | "BF16" | "I16" | "U16") => 2,
-            Some(
-                "BOOL" | "U8" | "I8" | "F8_E5M2" | "F8_E4M3" | "F8_E8M0" | "F8_E4M3FNUZ"
-                | "F8_E5M2FNUZ",
-            ) => 1,
+            Some("BOOL" | "U8" | "I8" | "F8_E5M2" | "F8_E4M3" | "F8_E8M0" | "F8_E4M3FNUZ" | "F8_E5M2FNUZ") => 1,
             _ => continue,
         };
-        let numel = v.get("shape").and_then(|s| s.as_array()).and_then(|s| {
-            s.iter()
-                .try_fold(1u128, |acc, d| acc.checked_mul(u128::from(d.as_u64()?)))
-        });
+        let numel = v
+            .get("shape")
+            .and_then(|s| s.as_array())
+            .and_then(|s| s.iter().try_fold(1u128, |acc, d| acc.checked_mul(u128::from(d.as_u64()?))));
         if let Some(numel) = numel {
             let needed = numel.saturating_mul(bytes);
             if e >= s && needed != u128::from(e - s) {
-                return Diagnosis::Mismatch {
-                    name: name.clone(),
-                    declared: e - s,
-                    needed,
-                };
+                return Diagnosis::Mismatch { name: name.clone(), declared: e - s, needed };
             }
         }
     }
-    usize::try_from(max_end)
-        .ok()
-        .and_then(|e| e.checked_add(N_LEN + n))
-        .map_or(Diagnosis::Unknown, Diagnosis::DataEnd)
+    usize::try_from(max_end).ok().and_then(|e| e.checked_add(N_LEN + n)).map_or(Diagnosis::Unknown, Diagnosis::DataEnd)
 }

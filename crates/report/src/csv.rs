@@ -7,30 +7,13 @@
 use svdiag_analysis::Analysis;
 use svdiag_core::metrics::METRIC_FIELDS;
 
-const IDENTITY: [&str; 11] = [
-    "name",
-    "file",
-    "dtype",
-    "shape",
-    "rows",
-    "cols",
-    "reshaped",
-    "role",
-    "layer",
-    "normalization",
-    "q",
-];
+const IDENTITY: [&str; 11] =
+    ["name", "file", "dtype", "shape", "rows", "cols", "reshaped", "role", "layer", "normalization", "q"];
 
 /// Renders the matrices as CSV (header line included).
 pub fn render(analysis: &Analysis) -> String {
-    let mut w = ::csv::WriterBuilder::new()
-        .terminator(::csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
-    let header: Vec<&str> = IDENTITY
-        .iter()
-        .chain(METRIC_FIELDS.iter())
-        .copied()
-        .collect();
+    let mut w = ::csv::WriterBuilder::new().terminator(::csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    let header: Vec<&str> = IDENTITY.iter().chain(METRIC_FIELDS.iter()).copied().collect();
     w.write_record(&header).expect("write to memory");
     let opts = analysis.options.metrics;
     for r in &analysis.matrices {
@@ -38,11 +21,7 @@ pub fn render(analysis: &Analysis) -> String {
             r.name.clone(),
             r.file.clone(),
             r.dtype.to_string(),
-            r.shape
-                .iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join("x"),
+            r.shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("x"),
             r.matrix_shape[0].to_string(),
             r.matrix_shape[1].to_string(),
             r.reshaped.to_string(),
@@ -61,6 +40,5 @@ pub fn render(analysis: &Analysis) -> String {
         }
         w.write_record(&row).expect("write to memory");
     }
-    String::from_utf8(w.into_inner().expect("flush to memory"))
-        .expect("CSV of UTF-8 fields is UTF-8")
+    String::from_utf8(w.into_inner().expect("flush to memory")).expect("CSV of UTF-8 fields is UTF-8")
 }

@@ -33,9 +33,7 @@ impl FromStr for Format {
             "table" => Ok(Self::Table),
             "json" => Ok(Self::Json),
             "csv" => Ok(Self::Csv),
-            _ => Err(format!(
-                "unknown format '{s}' (expected table, json or csv)"
-            )),
+            _ => Err(format!("unknown format '{s}' (expected table, json or csv)")),
         }
     }
 }
@@ -44,11 +42,11 @@ impl FromStr for Format {
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// How singular values are computed, as written into reports.
-pub const SVD_METHOD: &str =
-    "faer SVD, singular values only, in f64 (inputs widened from their storage dtype)";
+pub const SVD_METHOD: &str = "faer SVD, singular values only, in f64 (inputs widened from their storage dtype)";
 
 /// The reshape convention, as written into reports.
-pub const RESHAPE_RULE: &str = "tensors with more than 2 axes are analyzed as [d0, d1*d2*...] (conv [out, in, kh, kw] -> [out, in*kh*kw])";
+pub const RESHAPE_RULE: &str =
+    "tensors with more than 2 axes are analyzed as [d0, d1*d2*...] (conv [out, in, kh, kw] -> [out, in*kh*kw])";
 
 /// Renders the analysis in the chosen format. `columns` selects the table's metric columns
 /// (canonical names); JSON and CSV always carry every metric.
@@ -77,28 +75,15 @@ pub fn summary(analysis: &Analysis) -> String {
     let mut out = String::new();
     let _ = write!(out, "{} matrices analyzed", analysis.matrices.len());
     if analysis.filtered_out > 0 {
-        let _ = write!(
-            out,
-            ", {} tensors left out by the filter",
-            analysis.filtered_out
-        );
+        let _ = write!(out, ", {} tensors left out by the filter", analysis.filtered_out);
     }
-    let _ = writeln!(
-        out,
-        ", {} skipped, {} failed",
-        analysis.skipped.len(),
-        analysis.failed.len()
-    );
+    let _ = writeln!(out, ", {} skipped, {} failed", analysis.skipped.len(), analysis.failed.len());
     if !analysis.skipped.is_empty() {
         for (reason, n) in group_reasons(analysis.skipped.iter().map(|s| s.reason.as_str())) {
             let _ = write!(out, "  skipped {n} × {reason}");
             if n <= 3 {
-                let names: Vec<&str> = analysis
-                    .skipped
-                    .iter()
-                    .filter(|s| s.reason == reason)
-                    .map(|s| s.name.as_str())
-                    .collect();
+                let names: Vec<&str> =
+                    analysis.skipped.iter().filter(|s| s.reason == reason).map(|s| s.name.as_str()).collect();
                 let _ = write!(out, ": {}", names.join(", "));
             }
             let _ = writeln!(out);
@@ -107,11 +92,7 @@ pub fn summary(analysis: &Analysis) -> String {
     for f in &analysis.failed {
         let _ = writeln!(out, "  FAILED {} ({}): {}", f.name, f.file, f.error);
     }
-    let undefined: usize = analysis
-        .matrices
-        .iter()
-        .filter(|m| !m.metrics.undefined.is_empty())
-        .count();
+    let undefined: usize = analysis.matrices.iter().filter(|m| !m.metrics.undefined.is_empty()).count();
     if undefined > 0 {
         let _ = writeln!(
             out,
