@@ -14,9 +14,7 @@ fn reference_dir() -> PathBuf {
 /// `svdiag` run in `dir`, with stable, colourless output.
 fn svdiag(dir: &Path) -> Command {
     let mut c = Command::cargo_bin("svdiag").unwrap();
-    c.current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("COLUMNS", "100");
+    c.current_dir(dir).env("NO_COLOR", "1").env("COLUMNS", "100");
     c
 }
 
@@ -61,9 +59,7 @@ fn f32s(n: usize, seed: u32) -> Vec<u8> {
     // a deterministic, full-rank-ish pattern
     (0..n)
         .flat_map(|i| {
-            let x = ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) % 1000) as f32
-                / 1000.0
-                - 0.5;
+            let x = ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) % 1000) as f32 / 1000.0 - 0.5;
             x.to_le_bytes()
         })
         .collect()
@@ -107,10 +103,7 @@ fn help() {
 
 #[test]
 fn table_output() {
-    let out = run(
-        &reference_dir(),
-        &["analyze", "reference.safetensors", "--format", "table"],
-    );
+    let out = run(&reference_dir(), &["analyze", "reference.safetensors", "--format", "table"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stderr, "");
     insta::assert_snapshot!("table", out.stdout);
@@ -137,16 +130,7 @@ fn table_columns_are_selectable() {
 
 #[test]
 fn json_output() {
-    let out = run(
-        &reference_dir(),
-        &[
-            "analyze",
-            "reference.safetensors",
-            "--format",
-            "json",
-            "--quiet",
-        ],
-    );
+    let out = run(&reference_dir(), &["analyze", "reference.safetensors", "--format", "json", "--quiet"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stderr, "");
     let doc: Value = serde_json::from_str(&out.stdout).unwrap();
@@ -157,16 +141,7 @@ fn json_output() {
 fn csv_output() {
     let out = run(
         &reference_dir(),
-        &[
-            "analyze",
-            "reference.safetensors",
-            "--format",
-            "csv",
-            "--normalization",
-            "energy",
-            "--q",
-            "inf",
-        ],
+        &["analyze", "reference.safetensors", "--format", "csv", "--normalization", "energy", "--q", "inf"],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     insta::assert_snapshot!("csv", round_csv(&out.stdout));
@@ -176,35 +151,12 @@ fn csv_output() {
 #[test]
 fn json_and_csv_are_byte_identical_whatever_the_thread_count() {
     for format in ["json", "csv"] {
-        let one = run(
-            &reference_dir(),
-            &[
-                "analyze",
-                "reference.safetensors",
-                "-f",
-                format,
-                "--spectrum",
-                "--threads",
-                "1",
-            ],
-        );
-        let three = run(
-            &reference_dir(),
-            &[
-                "analyze",
-                "reference.safetensors",
-                "-f",
-                format,
-                "--spectrum",
-                "--threads",
-                "3",
-            ],
-        );
+        let one =
+            run(&reference_dir(), &["analyze", "reference.safetensors", "-f", format, "--spectrum", "--threads", "1"]);
+        let three =
+            run(&reference_dir(), &["analyze", "reference.safetensors", "-f", format, "--spectrum", "--threads", "3"]);
         assert_eq!(one.code, 0);
-        assert_eq!(
-            one.stdout, three.stdout,
-            "{format} differs between 1 and 3 threads"
-        );
+        assert_eq!(one.stdout, three.stdout, "{format} differs between 1 and 3 threads");
     }
 }
 
@@ -212,30 +164,12 @@ fn json_and_csv_are_byte_identical_whatever_the_thread_count() {
 fn spectrum_flag_writes_singular_values() {
     let out = run(
         &reference_dir(),
-        &[
-            "analyze",
-            "reference.safetensors",
-            "-f",
-            "json",
-            "--spectrum",
-            "--filter",
-            "square_2x2",
-        ],
+        &["analyze", "reference.safetensors", "-f", "json", "--spectrum", "--filter", "square_2x2"],
     );
     let doc: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(doc["matrices"][0]["singular_values"], json!([4.0, 3.0]));
     assert_eq!(doc["settings"]["spectrum"], json!(true));
-    let plain = run(
-        &reference_dir(),
-        &[
-            "analyze",
-            "reference.safetensors",
-            "-f",
-            "json",
-            "--filter",
-            "square_2x2",
-        ],
-    );
+    let plain = run(&reference_dir(), &["analyze", "reference.safetensors", "-f", "json", "--filter", "square_2x2"]);
     assert!(!plain.stdout.contains("singular_values"));
 }
 
@@ -243,26 +177,13 @@ fn spectrum_flag_writes_singular_values() {
 fn output_file_is_written_atomically_and_format_follows_extension() {
     let tmp = tempfile::tempdir().unwrap();
     let src = reference_dir().join("reference.safetensors");
-    let out = run(
-        tmp.path(),
-        &[
-            "analyze",
-            src.to_str().unwrap(),
-            "-o",
-            "report.csv",
-            "--quiet",
-        ],
-    );
+    let out = run(tmp.path(), &["analyze", src.to_str().unwrap(), "-o", "report.csv", "--quiet"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, "");
     let csv = std::fs::read_to_string(tmp.path().join("report.csv")).unwrap();
-    assert!(csv.starts_with(
-        "name,file,dtype,shape,rows,cols,reshaped,role,layer,normalization,q,entropy,"
-    ));
-    let names: Vec<String> = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
+    assert!(csv.starts_with("name,file,dtype,shape,rows,cols,reshaped,role,layer,normalization,q,entropy,"));
+    let names: Vec<String> =
+        std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert_eq!(names, ["report.csv"], "no temporary file left behind");
 }
 
@@ -273,12 +194,7 @@ fn hf_directory_single_and_sharded() {
     std::fs::create_dir(&single).unwrap();
     std::fs::write(
         single.join("model.safetensors"),
-        safetensors(&[(
-            "model.layers.0.mlp.up_proj.weight",
-            "F32",
-            &[6, 4],
-            f32s(24, 1),
-        )]),
+        safetensors(&[("model.layers.0.mlp.up_proj.weight", "F32", &[6, 4], f32s(24, 1))]),
     )
     .unwrap();
     let out = run(tmp.path(), &["analyze", "single", "-f", "json"]);
@@ -299,8 +215,8 @@ fn hf_directory_single_and_sharded() {
                 "BF16",
                 &[4, 4],
                 vec![
-                    0x80, 0x3f, 0, 0, 0, 0x40, 0, 0, 0, 0, 0x40, 0x40, 0, 0, 0, 0, 0x80, 0x40,
-                    0x80, 0x3f, 0, 0, 0, 0, 0, 0, 0x80, 0x3f, 0, 0x40, 0, 0,
+                    0x80, 0x3f, 0, 0, 0, 0x40, 0, 0, 0, 0, 0x40, 0x40, 0, 0, 0, 0, 0x80, 0x40, 0x80, 0x3f, 0, 0, 0, 0,
+                    0, 0, 0x80, 0x3f, 0, 0x40, 0, 0,
                 ],
             ),
         ]),
@@ -309,14 +225,7 @@ fn hf_directory_single_and_sharded() {
     std::fs::write(
         sharded.join("model-00002-of-00002.safetensors"),
         safetensors(&[
-            (
-                "lm_head.weight",
-                "F16",
-                &[10, 4],
-                (0..40u16)
-                    .flat_map(|i| (0x3c00u16 + i * 37).to_le_bytes())
-                    .collect(),
-            ),
+            ("lm_head.weight", "F16", &[10, 4], (0..40u16).flat_map(|i| (0x3c00u16 + i * 37).to_le_bytes()).collect()),
             ("model.norm.weight", "F32", &[4], f32s(4, 3)),
         ]),
     )
@@ -328,22 +237,14 @@ fn hf_directory_single_and_sharded() {
         "model.norm.weight": "model-00002-of-00002.safetensors",
         "model.layers.0.self_attn.k_proj.weight": "model-00002-of-00002.safetensors",
     }});
-    std::fs::write(
-        sharded.join("model.safetensors.index.json"),
-        index.to_string(),
-    )
-    .unwrap();
+    std::fs::write(sharded.join("model.safetensors.index.json"), index.to_string()).unwrap();
     let out = run(tmp.path(), &["analyze", "sharded", "-f", "table"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     insta::assert_snapshot!("sharded_table", out.stdout);
 
     // a shard index that points outside the model directory is refused
     let evil = json!({"weight_map": {"x": "../single/model.safetensors"}});
-    std::fs::write(
-        sharded.join("model.safetensors.index.json"),
-        evil.to_string(),
-    )
-    .unwrap();
+    std::fs::write(sharded.join("model.safetensors.index.json"), evil.to_string()).unwrap();
     let out = run(tmp.path(), &["analyze", "sharded"]);
     assert_eq!(out.code, 2);
     insta::assert_snapshot!("error_index_path_traversal", out.stderr);
@@ -351,27 +252,14 @@ fn hf_directory_single_and_sharded() {
 
 #[test]
 fn reshape_of_conv_kernels_is_reported() {
-    let out = run(
-        &reference_dir(),
-        &[
-            "analyze",
-            "reference.safetensors",
-            "-f",
-            "json",
-            "--filter",
-            "conv",
-        ],
-    );
+    let out = run(&reference_dir(), &["analyze", "reference.safetensors", "-f", "json", "--filter", "conv"]);
     let doc: Value = serde_json::from_str(&out.stdout).unwrap();
     let m = &doc["matrices"][0];
     assert_eq!(m["shape"], json!([8, 3, 3, 3]));
     assert_eq!(m["matrix_shape"], json!([8, 27]));
     assert_eq!(m["reshaped"], json!(true));
     assert_eq!(m["role"], "conv");
-    assert!(doc["settings"]["reshape"]
-        .as_str()
-        .unwrap()
-        .contains("[d0, d1*d2*...]"));
+    assert!(doc["settings"]["reshape"].as_str().unwrap().contains("[d0, d1*d2*...]"));
 }
 
 #[test]
@@ -379,26 +267,14 @@ fn nan_and_inf_fail_per_tensor_with_exit_code_1_and_a_complete_report() {
     let tmp = tempfile::tempdir().unwrap();
     let src = reference_dir().join("nonfinite.safetensors");
     std::fs::copy(&src, tmp.path().join("nonfinite.safetensors")).unwrap();
-    let out = run(
-        tmp.path(),
-        &["analyze", "nonfinite.safetensors", "-o", "r.json"],
-    );
+    let out = run(tmp.path(), &["analyze", "nonfinite.safetensors", "-o", "r.json"]);
     assert_eq!(out.code, 1);
     insta::assert_snapshot!("nonfinite_stderr", out.stderr);
-    let doc: Value =
-        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("r.json")).unwrap()).unwrap();
-    assert_eq!(
-        doc["summary"],
-        json!({"matrices": 1, "skipped": 0, "failed": 2, "filtered_out": 0})
-    );
-    let table = run(
-        tmp.path(),
-        &["analyze", "nonfinite.safetensors", "-f", "table"],
-    );
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(tmp.path().join("r.json")).unwrap()).unwrap();
+    assert_eq!(doc["summary"], json!({"matrices": 1, "skipped": 0, "failed": 2, "filtered_out": 0}));
+    let table = run(tmp.path(), &["analyze", "nonfinite.safetensors", "-f", "table"]);
     assert_eq!(table.code, 1);
-    assert!(table
-        .stdout
-        .contains("FAILED has_nan (nonfinite.safetensors): element [3, 7] is NaN"));
+    assert!(table.stdout.contains("FAILED has_nan (nonfinite.safetensors): element [3, 7] is NaN"));
 }
 
 /// Each bad input: exit code 2, one clear line naming the file and the problem, no output file.
@@ -441,42 +317,21 @@ fn bad_inputs() {
         std::fs::write(d.join(name), bytes).unwrap();
         let out = run(d, &["analyze", name, "-o", "out.json"]);
         assert_eq!(out.code, 2, "{name}: {}", out.stderr);
-        assert_eq!(
-            out.stderr.lines().count(),
-            1,
-            "{name}: one line: {}",
-            out.stderr
-        );
-        assert!(
-            out.stderr.contains(name),
-            "{name}: the message names the file: {}",
-            out.stderr
-        );
+        assert_eq!(out.stderr.lines().count(), 1, "{name}: one line: {}", out.stderr);
+        assert!(out.stderr.contains(name), "{name}: the message names the file: {}", out.stderr);
         assert!(!d.join("out.json").exists(), "{name}: no output file");
         messages.push_str(&out.stderr);
     }
     // paths and directories
     std::fs::create_dir(d.join("empty_dir")).unwrap();
-    for args in [
-        vec!["analyze", "missing.safetensors"],
-        vec!["analyze", "empty_dir"],
-    ] {
+    for args in [vec!["analyze", "missing.safetensors"], vec!["analyze", "empty_dir"]] {
         let out = run(d, &args);
         assert_eq!(out.code, 2, "{args:?}");
         messages.push_str(&out.stderr);
     }
     // a good file next to a bad one: the whole run stops, nothing is written
     std::fs::write(d.join("good.safetensors"), &good).unwrap();
-    let out = run(
-        d,
-        &[
-            "analyze",
-            "good.safetensors",
-            "truncated.safetensors",
-            "-o",
-            "out.json",
-        ],
-    );
+    let out = run(d, &["analyze", "good.safetensors", "truncated.safetensors", "-o", "out.json"]);
     assert_eq!(out.code, 2);
     assert!(!d.join("out.json").exists());
     // filters
@@ -486,27 +341,29 @@ fn bad_inputs() {
     let out = run(d, &["analyze", "good.safetensors", "--filter", "(unclosed"]);
     assert_eq!(out.code, 2);
     messages.push_str(&out.stderr);
-    let out = run(
-        d,
-        &["analyze", "good.safetensors", "-o", "no/such/dir/out.json"],
-    );
+    let out = run(d, &["analyze", "good.safetensors", "-o", "no/such/dir/out.json"]);
     assert_eq!(out.code, 2);
     messages.push_str(&out.stderr);
     insta::assert_snapshot!("bad_input_messages", messages);
 }
 
 #[test]
+fn same_names_in_two_files_are_told_apart_by_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (file, seed) in [("a.safetensors", 1), ("b.safetensors", 2)] {
+        std::fs::write(tmp.path().join(file), safetensors(&[("h.0.mlp.c_fc.weight", "F32", &[5, 4], f32s(20, seed))]))
+            .unwrap();
+    }
+    let out = run(tmp.path(), &["analyze", "a.safetensors", "b.safetensors", "-f", "table", "--columns", "entropy"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    insta::assert_snapshot!("two_files_table", out.stdout);
+}
+
+#[test]
 fn usage_errors_exit_2() {
     let out = run(&reference_dir(), &["analyze"]);
     assert_eq!(out.code, 2);
-    let out = run(
-        &reference_dir(),
-        &["analyze", "reference.safetensors", "--q", "-1"],
-    );
+    let out = run(&reference_dir(), &["analyze", "reference.safetensors", "--q", "-1"]);
     assert_eq!(out.code, 2);
-    assert!(
-        out.stderr.contains("Rényi order q must be ≥ 0"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("Rényi order q must be ≥ 0"), "{}", out.stderr);
 }

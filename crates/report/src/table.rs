@@ -6,15 +6,8 @@ use std::fmt::Write;
 use svdiag_analysis::Analysis;
 
 /// The metric columns shown when the user does not choose.
-pub const DEFAULT_COLUMNS: [&str; 7] = [
-    "entropy",
-    "kl_uniform",
-    "renyi_entropy",
-    "effective_rank",
-    "stable_rank",
-    "spectral_norm",
-    "condition_number",
-];
+pub const DEFAULT_COLUMNS: [&str; 7] =
+    ["entropy", "kl_uniform", "renyi_entropy", "effective_rank", "stable_rank", "spectral_norm", "condition_number"];
 
 /// Formats a number with 5 significant digits, switching to scientific notation outside
 /// [1e-3, 1e6); integers stay integers; `inf` for infinity and `-` for undefined.
@@ -39,46 +32,36 @@ pub fn number(x: Option<f64>, integer: bool) -> String {
 
 /// Renders the table (with header and footer lines).
 pub fn render(analysis: &Analysis, columns: &[&str]) -> String {
-    let columns: Vec<&str> = if columns.is_empty() {
-        DEFAULT_COLUMNS.to_vec()
-    } else {
-        columns.to_vec()
-    };
-    let mut head: Vec<String> = ["layer", "role", "name", "shape"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let columns: Vec<&str> = if columns.is_empty() { DEFAULT_COLUMNS.to_vec() } else { columns.to_vec() };
+    // the file is shown only when it is needed to tell two records apart
+    let mut names: Vec<&str> = analysis.matrices.iter().map(|m| m.name.as_str()).collect();
+    names.sort_unstable();
+    let show_file = names.windows(2).any(|w| w[0] == w[1]);
+    let mut head: Vec<String> = ["layer", "role", "name"].iter().map(|s| s.to_string()).collect();
+    if show_file {
+        head.push("file".into());
+    }
+    head.push("shape".into());
     head.extend(columns.iter().map(|c| c.to_string()));
-    let left = 3; // layer, role, name are left-aligned; shape and numbers right-aligned
+    let left = head.len() - columns.len() - 1; // text left-aligned; shape and numbers right-aligned
     let mut rows: Vec<Vec<String>> = Vec::with_capacity(analysis.matrices.len());
     for r in &analysis.matrices {
         let mut row = vec![
-            r.identity
-                .layer
-                .map(|l| l.to_string())
-                .unwrap_or_else(|| "-".into()),
+            r.identity.layer.map(|l| l.to_string()).unwrap_or_else(|| "-".into()),
             r.identity.role.name().to_string(),
             r.name.clone(),
-            format!(
-                "{}×{}{}",
-                r.matrix_shape[0],
-                r.matrix_shape[1],
-                if r.reshaped { "*" } else { "" }
-            ),
         ];
+        if show_file {
+            row.push(r.file.clone());
+        }
+        row.push(format!("{}×{}{}", r.matrix_shape[0], r.matrix_shape[1], if r.reshaped { "*" } else { "" }));
         for c in &columns {
             row.push(number(r.metrics.get(c), *c == "numerical_rank"));
         }
         rows.push(row);
     }
     let widths: Vec<usize> = (0..head.len())
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].chars().count())
-                .chain([head[i].chars().count()])
-                .max()
-                .unwrap_or(0)
-        })
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([head[i].chars().count()]).max().unwrap_or(0))
         .collect();
     let line = |cells: &[String], out: &mut String| {
         let mut s = String::new();
@@ -99,16 +82,8 @@ pub fn render(analysis: &Analysis, columns: &[&str]) -> String {
     };
 
     let mut out = String::new();
-    let files: Vec<&str> = analysis
-        .inputs
-        .iter()
-        .flat_map(|i| i.files.iter().map(|f| f.path.as_str()))
-        .collect();
-    let mut dtypes: Vec<String> = analysis
-        .matrices
-        .iter()
-        .map(|m| m.dtype.to_string())
-        .collect();
+    let files: Vec<&str> = analysis.inputs.iter().flat_map(|i| i.files.iter().map(|f| f.path.as_str())).collect();
+    let mut dtypes: Vec<String> = analysis.matrices.iter().map(|m| m.dtype.to_string()).collect();
     dtypes.sort();
     dtypes.dedup();
     let o = &analysis.options.metrics;
@@ -116,26 +91,15 @@ pub fn render(analysis: &Analysis, columns: &[&str]) -> String {
         out,
         "svdiag {} · {} · {} matrices ({}) · normalization {} · Rényi q = {}",
         crate::VERSION,
-        if files.len() == 1 {
-            files[0].to_string()
-        } else {
-            format!("{} files", files.len())
-        },
+        if files.len() == 1 { files[0].to_string() } else { format!("{} files", files.len()) },
         analysis.matrices.len(),
-        if dtypes.is_empty() {
-            "-".to_string()
-        } else {
-            dtypes.join(", ")
-        },
+        if dtypes.is_empty() { "-".to_string() } else { dtypes.join(", ") },
         o.normalization,
         o.q,
     );
     let _ = writeln!(out);
     line(&head, &mut out);
-    line(
-        &widths.iter().map(|w| "─".repeat(*w)).collect::<Vec<_>>(),
-        &mut out,
-    );
+    line(&widths.iter().map(|w| "─".repeat(*w)).collect::<Vec<_>>(), &mut out);
     for row in &rows {
         line(row, &mut out);
     }
