@@ -1,6 +1,7 @@
 //! Analyzing the planned matrices in parallel.
 
-use rayon::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use svdiag_core::{CoreError, Dtype, Matrix, MetricOptions, Metrics, Spectrum, TensorIdentity};
 
 use crate::plan::{InputSummary, Plan, Skipped, Task};
@@ -94,23 +95,26 @@ pub fn analyze(plan: &Plan, options: &AnalysisOptions, progress: &dyn Progress) 
     order.sort_by_key(|t| std::cmp::Reverse(t.rows.saturating_mul(t.cols)));
     progress.start(order.len(), plan.task_bytes());
 
-    let work = || -> Vec<Result<MatrixRecord, Failed>> {
-        order
-            .par_iter()
-            .with_max_len(1)
-            .map(|task| {
-                let out = analyze_one(plan, task, options);
-                let source = &plan.sources[task.source];
-                source.release(task.tensor);
-                progress.advance(plan.info(task).byte_len as u64);
-                out
-            })
-            .collect()
+    // Each worker takes the next-largest matrix from a shared queue (greedy longest-first), so at
+    // most `threads` matrices are in memory at once and no core idles behind one big matrix.
+    let next = AtomicUsize::new(0);
+    let worker = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(task) = order.get(i) else { break };
+            let out = analyze_one(plan, task, options);
+            plan.sources[task.source].release(task.tensor);
+            progress.advance(plan.info(task).byte_len as u64);
+            done.push(out);
+        }
+        done
     };
-    let results = match rayon::ThreadPoolBuilder::new().num_threads(options.threads.unwrap_or(0)).build() {
-        Ok(pool) => pool.install(work),
-        Err(_) => work(), // the global pool still works
-    };
+    let results: Vec<Result<MatrixRecord, Failed>> =
+        match rayon::ThreadPoolBuilder::new().num_threads(options.threads.unwrap_or(0)).build() {
+            Ok(pool) => pool.broadcast(|_| worker()).into_iter().flatten().collect(),
+            Err(_) => worker(), // no threads to be had: run on this one
+        };
 
     let mut matrices = Vec::new();
     let mut failed = Vec::new();

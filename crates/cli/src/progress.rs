@@ -40,7 +40,7 @@ impl svdiag_analysis::Progress for Bar {
     }
     fn advance(&self, bytes: u64) {
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
-        self.bar.set_message(format!("{done}/{}", self.total.load(Ordering::Relaxed)));
         self.bar.inc(bytes);
+        self.bar.set_message(format!("{done}/{}", self.total.load(Ordering::Relaxed)));
     }
 }
