@@ -310,6 +310,9 @@ fn bad_inputs() {
             "shape_overflow.safetensors",
             raw_file(br#"{"a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,16]}}"#, &[0; 16]),
         ),
+        ("model.gguf", b"GGUF\x03\x00\x00\x00rest".to_vec()),
+        ("pytorch_model.bin", b"PK\x03\x04archive/data.pkl".to_vec()),
+        ("legacy.pth", b"\x80\x02\x8a\x0alz".to_vec()),
         ("unknown_dtype.safetensors", raw_file(br#"{"a":{"dtype":"Q4","shape":[2,2],"data_offsets":[0,16]}}"#, &[0; 16])),
     ];
     let mut messages = String::new();

@@ -23,6 +23,14 @@ pub enum FormatError {
         /// What is wrong, in words.
         reason: String,
     },
+    /// The file is a checkpoint format this version does not read.
+    #[error("{}: {format} checkpoints are not supported yet (svdiag reads .safetensors)", path.display())]
+    Unsupported {
+        /// The file.
+        path: PathBuf,
+        /// The format recognised from its first bytes.
+        format: &'static str,
+    },
     /// A sharded checkpoint's index file is unusable.
     #[error("{}: invalid shard index: {reason}", path.display())]
     Index {

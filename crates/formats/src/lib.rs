@@ -47,7 +47,34 @@ pub trait TensorSource: Send + Sync {
     fn release(&self, _index: usize) {}
 }
 
-/// Opens a checkpoint file, choosing the reader by content.
+/// Opens a checkpoint file, choosing the reader by content (magic bytes), not by extension.
 pub fn open(path: &Path) -> Result<Box<dyn TensorSource>, FormatError> {
-    Ok(Box::new(safetensors::SafetensorsFile::open(path)?))
+    match sniff(path)? {
+        Some(format) => Err(FormatError::Unsupported { path: path.to_path_buf(), format }),
+        None => Ok(Box::new(safetensors::SafetensorsFile::open(path)?)),
+    }
+}
+
+/// Recognises the checkpoint formats this version cannot read yet by their first bytes, so that
+/// the user hears "this is a GGUF file" rather than "invalid safetensors header".
+fn sniff(path: &Path) -> Result<Option<&'static str>, FormatError> {
+    use std::io::Read;
+    let io = |source| FormatError::Io { path: path.to_path_buf(), source };
+    let mut head = [0u8; 8];
+    let file = std::fs::File::open(path).map_err(io)?;
+    let n = file.take(8).read(&mut head).map_err(io)?;
+    let head = &head[..n];
+    Ok(if head.starts_with(b"GGUF") {
+        Some("GGUF (llama.cpp)")
+    } else if head.starts_with(b"PK\x03\x04") {
+        Some("zip archive (PyTorch .bin/.pt or NumPy .npz)")
+    } else if head.starts_with(b"\x93NUMPY") {
+        Some("NumPy .npy")
+    } else if head.len() >= 2 && head[0] == 0x80 && (2..=5).contains(&head[1]) {
+        Some("Python pickle (legacy PyTorch checkpoint)")
+    } else if head.starts_with(b"\x89HDF\r\n\x1a\n") {
+        Some("HDF5 (Keras)")
+    } else {
+        None
+    })
 }
