@@ -178,8 +178,11 @@ impl Plan {
 
 /// The 2-D shape a tensor is analyzed as (`[d0, d1·d2·…]`), or why it is not a matrix.
 pub fn matrix_shape(info: &TensorInfo) -> Result<(usize, usize), String> {
-    if info.dtype.size().is_none() {
-        return Err(format!("dtype {} is not a floating-point type (F64, F32, F16 and BF16 are analyzed)", info.dtype));
+    if !info.dtype.is_real() {
+        return Err(format!(
+            "dtype {} is not a floating-point type (F64, F32, F16, BF16 and quantized types are analyzed)",
+            info.dtype
+        ));
     }
     match info.shape.len() {
         0 => return Err("0-D tensor (a scalar): no matrix".into()),

@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use svdiag_core::{CoreError, Dtype, Matrix, MetricOptions, Metrics, Spectrum, TensorIdentity};
+use svdiag_formats::{TensorData, TensorInfo};
 
 use crate::plan::{InputSummary, Plan, Skipped, Task};
 
@@ -144,14 +145,23 @@ fn analyze_one(plan: &Plan, task: &Task, options: &AnalysisOptions) -> Result<Ma
     let source = &plan.sources[task.source];
     let info = plan.info(task);
     let file = source.path().display().to_string();
-    let fail = |e: CoreError| Failed {
-        name: info.name.clone(),
-        file: file.clone(),
-        dtype: info.dtype,
-        shape: info.shape.clone(),
-        error: e.to_string(),
-    };
-    let matrix = Matrix::from_le_bytes(source.data(task.tensor), info.dtype, task.rows, task.cols).map_err(fail)?;
+    let fail = |e: CoreError| failed(info, &file, e.to_string());
+    let matrix = match source.read(task.tensor) {
+        Ok(TensorData::Bytes(bytes)) => Matrix::from_le_bytes(&bytes, info.dtype, task.rows, task.cols),
+        Ok(TensorData::F64(values)) if Some(values.len()) == task.rows.checked_mul(task.cols) => {
+            Matrix::from_row_major(values, task.rows, task.cols)
+        }
+        Ok(TensorData::F64(values)) => {
+            return Err(failed(
+                info,
+                &file,
+                format!("reader returned {} values for a {}×{} matrix", values.len(), task.rows, task.cols),
+            ))
+        }
+        Err(svdiag_formats::FormatError::Tensor { reason, .. }) => return Err(failed(info, &file, reason)),
+        Err(e) => return Err(failed(info, &file, e.to_string())),
+    }
+    .map_err(fail)?;
     let spectrum = Spectrum::of(&matrix).map_err(fail)?;
     let metrics = Metrics::compute(&spectrum, matrix.l12_norm(), &options.metrics);
     Ok(MatrixRecord {
@@ -165,4 +175,8 @@ fn analyze_one(plan: &Plan, task: &Task, options: &AnalysisOptions) -> Result<Ma
         metrics,
         singular_values: options.keep_spectrum.then(|| spectrum.values().to_vec()),
     })
+}
+
+fn failed(info: &TensorInfo, file: &str, error: String) -> Failed {
+    Failed { name: info.name.clone(), file: file.to_string(), dtype: info.dtype, shape: info.shape.clone(), error }
 }

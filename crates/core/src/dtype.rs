@@ -14,6 +14,8 @@ pub enum Dtype {
     F16,
     /// bfloat16 (the upper half of a binary32).
     BF16,
+    /// A block-quantized type (GGUF `Q4_K`, …): readers dequantize it to f64 themselves.
+    Quantized(&'static str),
     /// Any other dtype (integers, booleans, 8-bit floats), kept by name so it can be reported.
     Other(&'static str),
 }
@@ -25,8 +27,14 @@ impl Dtype {
             Dtype::F64 => Some(8),
             Dtype::F32 => Some(4),
             Dtype::F16 | Dtype::BF16 => Some(2),
-            Dtype::Other(_) => None,
+            Dtype::Quantized(_) | Dtype::Other(_) => None,
         }
+    }
+
+    /// True for the dtypes that hold real numbers svdiag analyzes: the four floats, and quantized
+    /// types (which their reader dequantizes).
+    pub fn is_real(self) -> bool {
+        !matches!(self, Dtype::Other(_))
     }
 
     /// The name as written in outputs (`F32`, `BF16`, …).
@@ -36,7 +44,7 @@ impl Dtype {
             Dtype::F32 => "F32",
             Dtype::F16 => "F16",
             Dtype::BF16 => "BF16",
-            Dtype::Other(name) => name,
+            Dtype::Quantized(name) | Dtype::Other(name) => name,
         }
     }
 
@@ -67,7 +75,7 @@ impl Dtype {
                     *o = half::bf16::from_le_bytes(c.try_into().expect("chunk of 2")).to_f64();
                 }
             }
-            Dtype::Other(_) => unreachable!("size() returned None above"),
+            Dtype::Quantized(_) | Dtype::Other(_) => unreachable!("size() returned None above"),
         }
         Ok(())
     }

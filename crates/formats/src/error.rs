@@ -31,6 +31,16 @@ pub enum FormatError {
         /// The format recognised from its first bytes.
         format: &'static str,
     },
+    /// One tensor of an otherwise readable file cannot be read.
+    #[error("{}: tensor '{name}': {reason}", path.display())]
+    Tensor {
+        /// The file.
+        path: PathBuf,
+        /// The tensor.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A sharded checkpoint's index file is unusable.
     #[error("{}: invalid shard index: {reason}", path.display())]
     Index {

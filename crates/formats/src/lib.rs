@@ -14,6 +14,7 @@ pub mod error;
 pub mod inputs;
 pub mod safetensors;
 
+use std::borrow::Cow;
 use std::path::Path;
 
 pub use error::FormatError;
@@ -32,7 +33,17 @@ pub struct TensorInfo {
     pub byte_len: usize,
 }
 
-/// A checkpoint file opened for reading: its tensors and their little-endian, row-major bytes.
+/// The data of one tensor, as a reader delivers it.
+#[derive(Debug)]
+pub enum TensorData<'a> {
+    /// Little-endian, row-major (C order) elements of the tensor's dtype: borrowed from a memory
+    /// map when the file stores them so, owned when the reader had to decompress or reorder them.
+    Bytes(Cow<'a, [u8]>),
+    /// Values already converted to f64, row-major (dequantized formats).
+    F64(Vec<f64>),
+}
+
+/// A checkpoint file opened for reading: its tensors and their data.
 pub trait TensorSource: Send + Sync {
     /// The file's path as the user gave it (or as found in a model directory).
     fn path(&self) -> &Path;
@@ -40,8 +51,9 @@ pub trait TensorSource: Send + Sync {
     fn format(&self) -> &'static str;
     /// The tensors, in file order.
     fn tensors(&self) -> &[TensorInfo];
-    /// The bytes of tensor `index` (an index into [`TensorSource::tensors`]).
-    fn data(&self, index: usize) -> &[u8];
+    /// The data of tensor `index` (an index into [`TensorSource::tensors`]). An error here concerns
+    /// this tensor only (e.g. a corrupt compressed entry); the other tensors remain readable.
+    fn read(&self, index: usize) -> Result<TensorData<'_>, FormatError>;
     /// Tells the reader that tensor `index` will not be read again, so its pages may be dropped
     /// from memory. A hint; the default does nothing.
     fn release(&self, _index: usize) {}

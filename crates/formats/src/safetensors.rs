@@ -1,5 +1,6 @@
 //! The safetensors reader: `safetensors` validates the header, `memmap2` serves the data.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -8,7 +9,7 @@ use memmap2::Mmap;
 use safetensors::tensor::{Dtype as StDtype, SafeTensorError, SafeTensors};
 use svdiag_core::Dtype;
 
-use crate::{FormatError, TensorInfo, TensorSource};
+use crate::{FormatError, TensorData, TensorInfo, TensorSource};
 
 /// The length prefix of a safetensors file.
 const N_LEN: usize = 8;
@@ -74,9 +75,9 @@ impl TensorSource for SafetensorsFile {
     fn tensors(&self) -> &[TensorInfo] {
         &self.tensors
     }
-    fn data(&self, index: usize) -> &[u8] {
+    fn read(&self, index: usize) -> Result<TensorData<'_>, FormatError> {
         // ranges were validated against the file length in `open`
-        &self.map[self.ranges[index].clone()]
+        Ok(TensorData::Bytes(Cow::Borrowed(&self.map[self.ranges[index].clone()])))
     }
 
     /// Drops the tensor's pages from this process's resident set (they stay in the page cache), so
