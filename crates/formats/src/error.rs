@@ -15,11 +15,13 @@ pub enum FormatError {
         #[source]
         source: std::io::Error,
     },
-    /// The file is not a valid safetensors file.
-    #[error("{}: not a valid safetensors file: {reason}", path.display())]
-    Safetensors {
+    /// The file is not a valid file of its format.
+    #[error("{}: not a valid {format} file: {reason}", path.display())]
+    Invalid {
         /// The file.
         path: PathBuf,
+        /// The format it was read as.
+        format: &'static str,
         /// What is wrong, in words.
         reason: String,
     },

@@ -10,8 +10,11 @@
 //!   (single file or sharded with `model.safetensors.index.json`) — resolved to checkpoint files.
 #![deny(missing_docs)]
 
+mod archive;
 pub mod error;
 pub mod inputs;
+mod mmap;
+pub mod npy;
 pub mod safetensors;
 
 use std::borrow::Cow;
@@ -62,14 +65,27 @@ pub trait TensorSource: Send + Sync {
 /// Opens a checkpoint file, choosing the reader by content (magic bytes), not by extension.
 pub fn open(path: &Path) -> Result<Box<dyn TensorSource>, FormatError> {
     match sniff(path)? {
-        Some(format) => Err(FormatError::Unsupported { path: path.to_path_buf(), format }),
+        Some(Kind::Npy) => Ok(Box::new(npy::NpyFile::open(path)?)),
+        Some(Kind::Zip) => open_zip(path),
+        Some(Kind::Unsupported(format)) => Err(FormatError::Unsupported { path: path.to_path_buf(), format }),
         None => Ok(Box::new(safetensors::SafetensorsFile::open(path)?)),
     }
 }
 
-/// Recognises the checkpoint formats this version cannot read yet by their first bytes, so that
+/// A zip is a PyTorch checkpoint when it has a `*/data.pkl` member, else a NumPy `.npz`.
+fn open_zip(path: &Path) -> Result<Box<dyn TensorSource>, FormatError> {
+    Ok(Box::new(npy::NpzFile::open(path)?))
+}
+
+enum Kind {
+    Npy,
+    Zip,
+    Unsupported(&'static str),
+}
+
+/// Recognises a format by its first bytes; the ones this version cannot read yet are named, so that
 /// the user hears "this is a GGUF file" rather than "invalid safetensors header".
-fn sniff(path: &Path) -> Result<Option<&'static str>, FormatError> {
+fn sniff(path: &Path) -> Result<Option<Kind>, FormatError> {
     use std::io::Read;
     let io = |source| FormatError::Io { path: path.to_path_buf(), source };
     let mut head = [0u8; 8];
@@ -77,15 +93,15 @@ fn sniff(path: &Path) -> Result<Option<&'static str>, FormatError> {
     let n = file.take(8).read(&mut head).map_err(io)?;
     let head = &head[..n];
     Ok(if head.starts_with(b"GGUF") {
-        Some("GGUF (llama.cpp)")
-    } else if head.starts_with(b"PK\x03\x04") {
-        Some("zip archive (PyTorch .bin/.pt or NumPy .npz)")
+        Some(Kind::Unsupported("GGUF (llama.cpp)"))
+    } else if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
+        Some(Kind::Zip)
     } else if head.starts_with(b"\x93NUMPY") {
-        Some("NumPy .npy")
+        Some(Kind::Npy)
     } else if head.len() >= 2 && head[0] == 0x80 && (2..=5).contains(&head[1]) {
-        Some("Python pickle (legacy PyTorch checkpoint)")
+        Some(Kind::Unsupported("Python pickle (legacy PyTorch checkpoint)"))
     } else if head.starts_with(b"\x89HDF\r\n\x1a\n") {
-        Some("HDF5 (Keras)")
+        Some(Kind::Unsupported("HDF5 (Keras)"))
     } else {
         None
     })

@@ -1,7 +1,6 @@
 //! The safetensors reader: `safetensors` validates the header, `memmap2` serves the data.
 
 use std::borrow::Cow;
-use std::fs::File;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -27,22 +26,11 @@ impl SafetensorsFile {
     /// Maps `path` and validates its header: the length prefix, UTF-8 JSON, every tensor's dtype,
     /// shape and offsets, offsets contiguous and covering the data exactly to the end of the file.
     pub fn open(path: &Path) -> Result<Self, FormatError> {
-        let io = |source| FormatError::Io { path: path.to_path_buf(), source };
-        let file = File::open(path).map_err(io)?;
-        let meta = file.metadata().map_err(io)?;
-        if meta.is_dir() {
-            return Err(io(std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory")));
+        let map = crate::mmap::map_file(path)?;
+        let bad = |reason: String| FormatError::Invalid { path: path.to_path_buf(), format: "safetensors", reason };
+        if map.len() < N_LEN {
+            return Err(bad(format!("file is {} bytes, too short for the 8-byte header length", map.len())));
         }
-        let len = usize::try_from(meta.len()).unwrap_or(usize::MAX);
-        let bad = |reason: String| FormatError::Safetensors { path: path.to_path_buf(), reason };
-        if len < N_LEN {
-            return Err(bad(format!("file is {len} bytes, too short for the 8-byte header length")));
-        }
-        // SAFETY: the map is read-only and private to this process. Another process truncating the
-        // file while it is mapped could fault a later read; checkpoints being analyzed are not
-        // expected to change underneath (the same contract as the `safetensors` crate's own docs).
-        #[allow(unsafe_code)]
-        let map = unsafe { Mmap::map(&file) }.map_err(io)?;
         let (header_len, metadata) = SafeTensors::read_metadata(&map).map_err(|e| bad(explain(&e, &map)))?;
         let data_start = N_LEN + header_len;
         let mut entries: Vec<(String, TensorInfo, Range<usize>)> = metadata
@@ -80,21 +68,8 @@ impl TensorSource for SafetensorsFile {
         Ok(TensorData::Bytes(Cow::Borrowed(&self.map[self.ranges[index].clone()])))
     }
 
-    /// Drops the tensor's pages from this process's resident set (they stay in the page cache), so
-    /// that resident memory does not grow with the model as its tensors are read one by one.
     fn release(&self, index: usize) {
-        let range = &self.ranges[index];
-        #[cfg(unix)]
-        if !range.is_empty() {
-            // SAFETY: MADV_DONTNEED on a read-only, file-backed mapping only discards the pages; a
-            // later read of the same bytes faults them back in from the file, unchanged. No
-            // reference into the range outlives this call: callers release a tensor after its
-            // bytes were widened into an owned matrix.
-            #[allow(unsafe_code)]
-            let _ = unsafe {
-                self.map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, range.start, range.len())
-            };
-        }
+        crate::mmap::release(&self.map, self.ranges[index].clone());
     }
 }
 

@@ -20,7 +20,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from generate import metrics  # noqa: E402  (same formulas as the synthetic fixtures)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MODELS = [("minilm-l6-v2", "minilm-l6-v2/model.safetensors"), ("silero-vad", "silero-vad/silero_vad_16k.safetensors")]
+MODELS = [
+    ("minilm-l6-v2", "minilm-l6-v2/model.safetensors"),
+    ("silero-vad", "silero-vad/silero_vad_16k.safetensors"),
+    ("g2p-en", "g2p-en/checkpoint20.npz"),
+]
 SETTINGS = [("sigma", 2.0), ("energy", math.inf)]
 DTYPES = {"F32": "<f4", "F64": "<f8", "F16": "<f2"}
 
@@ -41,6 +45,16 @@ def read_safetensors(path):
             yield name, w
 
 
+def read_npz(path):
+    with np.load(path) as z:
+        for name in z.files:
+            a = z[name]
+            if a.dtype.kind == "f" and a.ndim >= 2:
+                w = a.astype(np.float64).reshape(a.shape[0], -1)
+                if min(w.shape) >= 2:
+                    yield name, w
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else "/tmp/svdiag-models"
     out = {"generator": "tests/data/reference/real_models.py", "numpy": np.__version__,
@@ -50,7 +64,8 @@ def main():
         with open(path, "rb") as f:
             sha = hashlib.sha256(f.read()).hexdigest()
         entry = {"file": rel, "sha256": sha, "matrices": {}}
-        for name, w in read_safetensors(path):
+        reader = read_npz if rel.endswith(".npz") else read_safetensors
+        for name, w in reader(path):
             entry["matrices"][name] = {
                 f"{norm}/q={'inf' if math.isinf(q) else q}": metrics(w, norm, q)[1] for norm, q in SETTINGS
             }
