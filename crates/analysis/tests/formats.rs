@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use svdiag_analysis::{analyze, AnalysisOptions, MatrixRecord, NoProgress, Plan};
+use svdiag_core::{Matrix, MetricOptions, Metrics, Spectrum};
 
 fn data(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data").join(rel)
@@ -27,11 +28,16 @@ fn assert_same(got: &MatrixRecord, want: &MatrixRecord, name: &str) {
 }
 
 #[test]
-fn npz_stored_and_compressed_match_safetensors() {
+fn npz_and_pytorch_match_safetensors() {
     let reference = records(&data("reference/reference.safetensors"));
-    for file in ["formats/reference.npz", "formats/reference_compressed.npz"] {
+    for file in [
+        "formats/reference.npz",
+        "formats/reference_compressed.npz",
+        "formats/reference_zip.pt",
+        "formats/reference_legacy.pt",
+    ] {
         let got = records(&data(file));
-        // the npz holds the F64/F32/F16 tensors (NumPy has no bfloat16)
+        // these hold the F64/F32/F16 tensors (NumPy has no bfloat16)
         let want: Vec<&MatrixRecord> = reference.iter().filter(|r| r.dtype.name() != "BF16").collect();
         assert_eq!(got.len(), want.len(), "{file}");
         for (g, w) in got.iter().zip(want) {
@@ -55,4 +61,34 @@ fn npy_c_fortran_and_big_endian_match_safetensors() {
         // l12_norm depends on orientation: equality proves the Fortran/big-endian data was reordered right
         assert_same(&got[0], find(name), file);
     }
+}
+
+/// A training checkpoint: the state dict under "model" beside plain data (an argparse namespace,
+/// numbers, a list), a transposed view and two tensors sharing a storage.
+#[test]
+fn nested_pytorch_checkpoint_with_views_and_shared_storage() {
+    let reference = records(&data("reference/reference.safetensors"));
+    let g = reference.iter().find(|r| r.name == "gauss_f32").unwrap();
+    let got = records(&data("formats/nested_checkpoint.pt"));
+    let names: Vec<&str> = got.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["model.gauss_f32", "model.gauss_f32_T", "model.shared_a", "model.shared_b"]);
+    assert_same(&got[0], g, "model.gauss_f32");
+    assert_same(&got[2], g, "model.shared_a");
+
+    // the raw values of gauss_f32, to build the expected views here
+    let plan = Plan::new(&[data("formats/gauss_f32.npy")], None).unwrap();
+    let svdiag_formats::TensorData::Bytes(bytes) = plan.sources[0].read(0).unwrap() else { panic!() };
+    let w: Vec<f64> = bytes.chunks_exact(4).map(|c| f64::from(f32::from_le_bytes(c.try_into().unwrap()))).collect();
+    let check = |rec: &MatrixRecord, values: Vec<f64>, rows: usize, cols: usize| {
+        let m = Matrix::from_row_major(values, rows, cols).unwrap();
+        let s = Spectrum::of(&m).unwrap();
+        assert_eq!(rec.matrix_shape, [rows, cols], "{}", rec.name);
+        assert_eq!(rec.metrics, Metrics::compute(&s, m.l12_norm(), &MetricOptions::default()), "{}", rec.name);
+    };
+    // the transpose, gathered from a (1, 48)-strided view
+    let t: Vec<f64> = (0..48).flat_map(|i| (0..64).map(move |j| (i, j))).map(|(i, j)| w[j * 48 + i]).collect();
+    check(&got[1], t, 48, 64);
+    // storage = w ++ w[..10]; shared_b = storage[10..10 + 3072] as 32×96
+    let storage: Vec<f64> = w.iter().chain(&w[..10]).copied().collect();
+    check(&got[3], storage[10..10 + 3072].to_vec(), 32, 96);
 }

@@ -18,6 +18,9 @@ fn each_hostile_file_gives_its_expected_error() {
             (f.to_string(), e.to_string())
         })
         .collect();
+    // the hostile pickles try to create this file; nothing may run
+    let marker = std::path::Path::new("/tmp/svdiag-pwned-marker");
+    let _ = std::fs::remove_file(marker);
     let mut seen = 0;
     for dir in std::fs::read_dir(&root).unwrap() {
         let dir = dir.unwrap().path();
@@ -46,4 +49,5 @@ fn each_hostile_file_gives_its_expected_error() {
         }
     }
     assert_eq!(seen, expected.len(), "every listed file exists");
+    assert!(!marker.exists(), "a hostile pickle ran code: {} was created", marker.display());
 }

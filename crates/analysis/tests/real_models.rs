@@ -1,4 +1,5 @@
-//! svdiag against NumPy f64 on real pretrained checkpoints (all-MiniLM-L6-v2, Silero VAD, g2p_en), fetched
+//! svdiag against NumPy f64 on real pretrained checkpoints (all-MiniLM-L6-v2, Silero VAD, g2p_en,
+//! torchvision MobileNetV2, MTCNN), fetched
 //! by `../shared/data/fetch-example-models.sh` into `$SVDIAG_MODELS` (default `/tmp/svdiag-models`).
 //! Reference values: `tests/data/reference/real_models.py` → `real_models.json` (NumPy version and
 //! each file's sha256 recorded). Contract: every metric within 1e-9 relative, except the condition
@@ -79,4 +80,12 @@ fn silero_vad_matches_numpy_f64() {
 #[ignore = "needs the example models: scripts/test.sh fetches them and runs this"]
 fn g2p_npz_matches_numpy_f64() {
     check_model("g2p-en");
+}
+
+#[test]
+#[ignore = "needs the example models: scripts/test.sh fetches them and runs this"]
+fn legacy_pytorch_pickles_match_numpy_f64() {
+    for model in ["mobilenet-v2", "mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet"] {
+        check_model(model);
+    }
 }

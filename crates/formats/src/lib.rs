@@ -15,6 +15,8 @@ pub mod error;
 pub mod inputs;
 mod mmap;
 pub mod npy;
+mod pickle;
+pub mod pytorch;
 pub mod safetensors;
 
 use std::borrow::Cow;
@@ -67,19 +69,26 @@ pub fn open(path: &Path) -> Result<Box<dyn TensorSource>, FormatError> {
     match sniff(path)? {
         Some(Kind::Npy) => Ok(Box::new(npy::NpyFile::open(path)?)),
         Some(Kind::Zip) => open_zip(path),
+        Some(Kind::TorchLegacy) => Ok(Box::new(pytorch::PytorchFile::open_legacy(path)?)),
         Some(Kind::Unsupported(format)) => Err(FormatError::Unsupported { path: path.to_path_buf(), format }),
         None => Ok(Box::new(safetensors::SafetensorsFile::open(path)?)),
     }
 }
 
-/// A zip is a PyTorch checkpoint when it has a `*/data.pkl` member, else a NumPy `.npz`.
+/// A zip is a PyTorch checkpoint when it has a `data.pkl` member, else a NumPy `.npz`.
 fn open_zip(path: &Path) -> Result<Box<dyn TensorSource>, FormatError> {
-    Ok(Box::new(npy::NpzFile::open(path)?))
+    let archive = archive::Archive::open(path)?;
+    let pkl = archive.entries().iter().position(|e| e.name == "data.pkl" || e.name.ends_with("/data.pkl"));
+    Ok(match pkl {
+        Some(i) => Box::new(pytorch::PytorchFile::from_zip(path, archive, i)?),
+        None => Box::new(npy::NpzFile::from_archive(path, archive)?),
+    })
 }
 
 enum Kind {
     Npy,
     Zip,
+    TorchLegacy,
     Unsupported(&'static str),
 }
 
@@ -88,18 +97,19 @@ enum Kind {
 fn sniff(path: &Path) -> Result<Option<Kind>, FormatError> {
     use std::io::Read;
     let io = |source| FormatError::Io { path: path.to_path_buf(), source };
-    let mut head = [0u8; 8];
+    let mut head = Vec::with_capacity(16);
     let file = std::fs::File::open(path).map_err(io)?;
-    let n = file.take(8).read(&mut head).map_err(io)?;
-    let head = &head[..n];
+    file.take(16).read_to_end(&mut head).map_err(io)?;
     Ok(if head.starts_with(b"GGUF") {
         Some(Kind::Unsupported("GGUF (llama.cpp)"))
     } else if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
         Some(Kind::Zip)
     } else if head.starts_with(b"\x93NUMPY") {
         Some(Kind::Npy)
+    } else if head.starts_with(pytorch::LEGACY_MAGIC) {
+        Some(Kind::TorchLegacy)
     } else if head.len() >= 2 && head[0] == 0x80 && (2..=5).contains(&head[1]) {
-        Some(Kind::Unsupported("Python pickle (legacy PyTorch checkpoint)"))
+        Some(Kind::Unsupported("Python pickle (not from torch.save)"))
     } else if head.starts_with(b"\x89HDF\r\n\x1a\n") {
         Some(Kind::Unsupported("HDF5 (Keras)"))
     } else {

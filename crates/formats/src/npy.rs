@@ -322,9 +322,8 @@ pub struct NpzFile {
 }
 
 impl NpzFile {
-    /// Opens the archive and parses every member's header (data is read per tensor, later).
-    pub fn open(path: &Path) -> Result<Self, FormatError> {
-        let archive = Archive::open(path)?;
+    /// Parses every `.npy` member's header of an opened archive (data is read per tensor, later).
+    pub(crate) fn from_archive(path: &Path, archive: Archive) -> Result<Self, FormatError> {
         let bad = |reason: String| FormatError::Invalid { path: path.to_path_buf(), format: "NumPy .npz", reason };
         let mut members = Vec::new();
         let mut tensors = Vec::new();

@@ -18,7 +18,11 @@ import os
 import struct
 import zipfile
 
+import sys
+
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HOSTILE = os.path.join(os.path.dirname(HERE), "hostile")
@@ -45,6 +49,92 @@ def write(path, data):
     os.replace(path + ".tmp", path)
 
 
+def write_pytorch(arrays):
+    """The same weights as torch.save would write them (zip and legacy), plus the shapes of real
+    training checkpoints: a state dict nested under "model" beside plain data, parameters, a
+    transposed (non-contiguous) view, and two tensors sharing one storage."""
+    import argparse
+
+    from torch_emulation import Storage, Tensor, save_legacy, save_zip, tensor_from_array
+
+    sd = {}
+    for i, (name, a) in enumerate(sorted(arrays.items())):
+        sd[name] = tensor_from_array(str(i), a, parameter=(i % 2 == 0))
+    save_zip(sd, os.path.join(HERE, "reference_zip.pt"))
+    save_legacy(sd, os.path.join(HERE, "reference_legacy.pt"))
+
+    g = arrays["gauss_f32"]  # 64×48
+    shared = Storage("s", "FloatStorage", np.concatenate([g.ravel(), g.ravel()[:10]]).astype("<f4").tobytes(), g.size + 10)
+    base = tensor_from_array("b", g)
+    checkpoint = {
+        "epoch": 7,
+        "args": argparse.Namespace(lr=3e-4, name="run"),
+        "best": 0.125,
+        "model": {
+            "gauss_f32": base,
+            # the transpose of gauss_f32 saved as a view: size (48, 64), stride (1, 48)
+            "gauss_f32_T": Tensor(base.storage, 0, [48, 64], [1, 48]),
+            # two tensors in one storage: the second starts 10 elements in
+            "shared_a": Tensor(shared, 0, [64, 48], [48, 1]),
+            "shared_b": Tensor(shared, 10, [32, 96], [96, 1]),
+        },
+        "history": [1.0, 2.0],
+    }
+    save_zip(checkpoint, os.path.join(HERE, "nested_checkpoint.pt"), prefix="nested_checkpoint")
+    write_hostile_pytorch(arrays)
+
+
+class _Evil:
+    """Pickles as a call of `func(*args)`: what a malicious checkpoint does."""
+
+    def __init__(self, func, args):
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return (self.func, self.args)
+
+
+def write_hostile_pytorch(arrays):
+    import builtins
+    import subprocess
+
+    from torch_emulation import Tensor, save_legacy, save_zip, tensor_from_array
+
+    d = os.path.join(HOSTILE, "pytorch")
+    os.makedirs(d, exist_ok=True)
+    marker = "/tmp/svdiag-pwned-marker"
+    # code execution attempts, each beside a real tensor: nothing may run, the file is refused
+    w = tensor_from_array("0", arrays["gauss_f32"])
+    for name, func, args in [
+        ("os_system.pt", os.system, (f"touch {marker}",)),
+        ("builtins_eval.pt", builtins.eval, (f"open('{marker}', 'w')",)),
+        ("subprocess_popen.pt", subprocess.Popen, (["touch", marker],)),
+    ]:
+        save_zip({"w": w, "payload": _Evil(func, args)}, os.path.join(d, name))
+    save_legacy({"w": w, "payload": _Evil(os.system, (f"touch {marker}",))}, os.path.join(d, "legacy_os_system.pt"))
+    # broken files
+    save_zip({"w": Tensor(w.storage, 0, [64, 64], [64, 1])}, os.path.join(d, "view_out_of_bounds.pt"))
+    path = os.path.join(d, "missing_storage.pt")
+    save_zip({"w": w}, path)
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist() if not n.endswith("data/0")}
+    with zipfile.ZipFile(path, "w") as z:
+        for n, b in members.items():
+            z.writestr(n, b)
+    path = os.path.join(d, "truncated_pickle.pt")
+    save_zip({"w": w}, path)
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    members["archive/data.pkl"] = members["archive/data.pkl"][:-30]
+    with zipfile.ZipFile(path, "w") as z:
+        for n, b in members.items():
+            z.writestr(n, b)
+    legacy = os.path.join(d, "truncated_legacy.pt")
+    save_legacy({"w": w}, legacy)
+    data = open(legacy, "rb").read()
+    write(legacy, data[: len(data) - 1000])
+
+
 def main():
     arrays = read_safetensors(os.path.join(HERE, "..", "reference", "reference.safetensors"))
     np.savez(os.path.join(HERE, "reference.npz"), **arrays)
@@ -52,6 +142,7 @@ def main():
     np.save(os.path.join(HERE, "gauss_f32.npy"), arrays["gauss_f32"])
     np.save(os.path.join(HERE, "gauss_f64_fortran.npy"), np.asfortranarray(arrays["gauss_f64"]))
     np.save(os.path.join(HERE, "conv_f32_bigendian.npy"), np.asfortranarray(arrays["conv_f32"].astype(">f4")))
+    write_pytorch(arrays)
     # zip timestamps make .npz bytes vary; the contents are what matters
     with open(os.path.join(HERE, "MANIFEST.json"), "w") as f:
         json.dump({"generator": "tests/data/formats/generate.py", "numpy": np.__version__,

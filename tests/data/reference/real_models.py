@@ -24,7 +24,12 @@ MODELS = [
     ("minilm-l6-v2", "minilm-l6-v2/model.safetensors"),
     ("silero-vad", "silero-vad/silero_vad_16k.safetensors"),
     ("g2p-en", "g2p-en/checkpoint20.npz"),
+    ("mobilenet-v2", "mobilenet-v2/mobilenet_v2-b0353104.pth"),
+    ("mtcnn-pnet", "mtcnn/pnet.pt"),
+    ("mtcnn-rnet", "mtcnn/rnet.pt"),
+    ("mtcnn-onet", "mtcnn/onet.pt"),
 ]
+TORCH_DTYPES = {"FloatStorage": "<f4", "DoubleStorage": "<f8", "HalfStorage": "<f2", "LongStorage": "<i8"}
 SETTINGS = [("sigma", 2.0), ("energy", math.inf)]
 DTYPES = {"F32": "<f4", "F64": "<f8", "F16": "<f2"}
 
@@ -55,6 +60,51 @@ def read_npz(path):
                     yield name, w
 
 
+def read_torch_legacy(path):
+    """A legacy torch.save file, read with Python's own unpickler restricted to the tensor-rebuild
+    globals (an independent reader: torch is not needed), storages as NumPy views."""
+    import collections
+    import pickle
+
+    class Unpickler(pickle.Unpickler):
+        def find_class(self, module, name):
+            if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
+                return lambda key, offset, size, stride, *rest: ("tensor", key, offset, tuple(size), tuple(stride))
+            if (module, name) == ("torch._utils", "_rebuild_parameter"):
+                return lambda t, *rest: t
+            if (module, name) == ("collections", "OrderedDict"):
+                return collections.OrderedDict
+            if module == "torch" and name.endswith("Storage"):
+                return name
+            raise pickle.UnpicklingError(f"refused {module}.{name}")
+
+        def persistent_load(self, pid):
+            kind, storage_type, key, location, numel = pid[:5]
+            types[key] = storage_type
+            return key
+
+    types = {}
+    with open(path, "rb") as f:
+        for _ in range(3):  # magic number, protocol version, system info
+            pickle.load(f)
+        root = Unpickler(f).load()
+        keys = pickle.load(f)
+        storages = {}
+        for key in keys:
+            (n,) = struct.unpack("<q", f.read(8))
+            dt = np.dtype(TORCH_DTYPES[types[key]])
+            storages[key] = np.frombuffer(f.read(n * dt.itemsize), dtype=dt)
+    for name, t in root.items():
+        _, key, offset, size, stride = t
+        st = storages[key]
+        if st.dtype.kind != "f" or len(size) < 2:
+            continue
+        a = np.lib.stride_tricks.as_strided(st[offset:], shape=size, strides=[x * st.itemsize for x in stride])
+        w = a.astype(np.float64).reshape(size[0], -1)
+        if min(w.shape) >= 2:
+            yield name, w
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else "/tmp/svdiag-models"
     out = {"generator": "tests/data/reference/real_models.py", "numpy": np.__version__,
@@ -64,7 +114,8 @@ def main():
         with open(path, "rb") as f:
             sha = hashlib.sha256(f.read()).hexdigest()
         entry = {"file": rel, "sha256": sha, "matrices": {}}
-        reader = read_npz if rel.endswith(".npz") else read_safetensors
+        reader = {".npz": read_npz, ".pth": read_torch_legacy, ".pt": read_torch_legacy}.get(
+            os.path.splitext(rel)[1], read_safetensors)
         for name, w in reader(path):
             entry["matrices"][name] = {
                 f"{norm}/q={'inf' if math.isinf(q) else q}": metrics(w, norm, q)[1] for norm, q in SETTINGS
