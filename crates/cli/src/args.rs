@@ -25,6 +25,24 @@ pub struct Cli {
 pub enum Command {
     /// Spectral metrics for every matrix of one or more checkpoints.
     Analyze(AnalyzeArgs),
+    /// List the tensors of checkpoints (format, dtype, shape, what `analyze` would do) without
+    /// computing anything.
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Checkpoint files or model directories.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Output format [default: table on a terminal, else json].
+    #[arg(short, long, value_parser = parse_format, value_name = "table|json")]
+    pub format: Option<Format>,
+
+    /// List only tensors whose name matches this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub filter: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -34,15 +52,17 @@ Examples:
   svdiag analyze ./hf-model-dir --format json -o report.json
   svdiag analyze a.safetensors b.safetensors --format csv --filter 'layers\\.\\d+\\.mlp'
 
-Inputs: .safetensors files, or Hugging Face model directories (model.safetensors, or shards listed
-in model.safetensors.index.json). F64/F32/F16/BF16 tensors are widened to f64; 0-D/1-D tensors,
-integer/bool tensors and matrices with a dimension below 2 are listed as skipped with the reason.
+Inputs (recognised by content, not extension): safetensors; PyTorch torch.save files (zip and
+legacy; the pickle is decoded without executing anything, and only tensor-rebuilding globals are
+accepted); NumPy .npy/.npz; Hugging Face model directories (model.safetensors, pytorch_model.bin or
+their shard indexes). F64/F32/F16/BF16 tensors are widened to f64; 0-D/1-D tensors, integer/bool
+tensors and matrices with a dimension below 2 are listed as skipped with the reason.
 Tensors with more than 2 axes are analyzed as [d0, d1*d2*...].
 
 Exit codes: 0 all matrices analyzed; 1 some tensors failed (listed); 2 nothing analyzed (bad
 arguments, unreadable or invalid input, filter matching nothing).")]
 pub struct AnalyzeArgs {
-    /// Checkpoint files or model directories.
+    /// Checkpoint files (safetensors, PyTorch, NumPy) or model directories.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
@@ -81,6 +101,10 @@ pub struct AnalyzeArgs {
     /// No progress bar and no summary on stderr (failures are still reported).
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Only list the tensors, as `svdiag inspect` does, without computing spectra.
+    #[arg(long)]
+    pub list: bool,
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -108,8 +132,10 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<AnalyzeArgs, clap::Error> {
         let cli = Cli::try_parse_from(["svdiag", "analyze"].iter().chain(args))?;
-        let Command::Analyze(a) = cli.command;
-        Ok(a)
+        match cli.command {
+            Command::Analyze(a) => Ok(a),
+            Command::Inspect(_) => unreachable!("parsed analyze"),
+        }
     }
 
     #[test]

@@ -20,12 +20,16 @@ use clap::Parser;
 use svdiag_analysis::{analyze, AnalysisOptions, Plan};
 use svdiag_report::Format;
 
-use crate::args::{AnalyzeArgs, Cli, Command};
+use crate::args::{AnalyzeArgs, Cli, Command, InspectArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Analyze(args) if args.list => {
+            run_inspect(InspectArgs { paths: args.paths, format: args.format, filter: args.filter })
+        }
         Command::Analyze(args) => run_analyze(args),
+        Command::Inspect(args) => run_inspect(args),
     };
     match result {
         Ok(code) => code,
@@ -78,6 +82,21 @@ fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(if analysis.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn run_inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
+    let filter = args.filter.as_deref().map(regex::Regex::new).transpose().context("invalid --filter pattern")?;
+    let plan = Plan::new(&args.paths, filter.as_ref())?;
+    let table = match args.format {
+        Some(Format::Table) => true,
+        Some(Format::Json) => false,
+        Some(Format::Csv) => anyhow::bail!("inspect writes table or json, not csv"),
+        None => std::io::stdout().is_terminal(),
+    };
+    let text =
+        if table { svdiag_report::inspect::render_table(&plan) } else { svdiag_report::inspect::render_json(&plan) };
+    output::write_stdout(text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

@@ -363,6 +363,35 @@ fn same_names_in_two_files_are_told_apart_by_file() {
 }
 
 #[test]
+fn inspect_lists_tensors_without_analyzing() {
+    let data = reference_dir().join("..");
+    let out =
+        run(&data, &["inspect", "reference/reference.safetensors", "formats/nested_checkpoint.pt", "-f", "table"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    insta::assert_snapshot!("inspect_table", out.stdout);
+    let list = run(&data, &["analyze", "--list", "formats/nested_checkpoint.pt", "-f", "json"]);
+    let doc: Value = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(doc["command"], "inspect");
+    assert_eq!(doc["tensors"][1]["name"], "model.gauss_f32_T");
+    assert_eq!(doc["tensors"][1]["format"], "pytorch");
+    assert_eq!(doc["tensors"][1]["matrix_shape"], json!([48, 64]));
+}
+
+#[test]
+fn directory_with_pytorch_model_bin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("bert");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(reference_dir().join("../formats/reference_zip.pt"), dir.join("pytorch_model.bin")).unwrap();
+    let out = run(tmp.path(), &["analyze", "bert", "-f", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["inputs"][0]["resolved_as"], "pytorch_model.bin");
+    assert_eq!(doc["inputs"][0]["files"][0]["format"], "pytorch");
+    assert_eq!(doc["summary"]["matrices"], 10);
+}
+
+#[test]
 fn usage_errors_exit_2() {
     let out = run(&reference_dir(), &["analyze"]);
     assert_eq!(out.code, 2);

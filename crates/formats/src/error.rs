@@ -52,7 +52,7 @@ pub enum FormatError {
         reason: String,
     },
     /// A directory holds no checkpoint svdiag can read.
-    #[error("{}: no model.safetensors, model.safetensors.index.json or *.safetensors file in this directory", path.display())]
+    #[error("{}: no checkpoint in this directory (looked for model.safetensors, pytorch_model.bin, their shard indexes, and *.safetensors, *.bin, *.pt, *.pth, *.ckpt, *.npz, *.npy)", path.display())]
     NoCheckpoint {
         /// The directory.
         path: PathBuf,

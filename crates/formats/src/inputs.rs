@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 
 use crate::FormatError;
 
-/// The sharded-checkpoint index of a Hugging Face model directory.
-pub const INDEX_FILE: &str = "model.safetensors.index.json";
-/// The single-file checkpoint of a Hugging Face model directory.
-pub const SINGLE_FILE: &str = "model.safetensors";
+/// Shard indexes of a Hugging Face model directory, in order of preference.
+pub const INDEX_FILES: [&str; 2] = ["model.safetensors.index.json", "pytorch_model.bin.index.json"];
+/// Single-file checkpoints of a Hugging Face model directory, in order of preference.
+pub const SINGLE_FILES: [&str; 2] = ["model.safetensors", "pytorch_model.bin"];
+/// Otherwise, checkpoint files by extension, in order of preference (the first extension present wins).
+pub const EXTENSIONS: [&[&str]; 2] = [&["safetensors"], &["bin", "pt", "pth", "ckpt", "npz", "npy"]];
 /// An index larger than this is refused (real ones are well under 1 MB).
 const MAX_INDEX_BYTES: u64 = 64 << 20;
 
@@ -38,42 +40,52 @@ pub fn resolve(path: &Path) -> Result<ResolvedInput, FormatError> {
             how: "file".into(),
         });
     }
-    let index = path.join(INDEX_FILE);
-    if index.is_file() {
-        let weight_map = read_index(&index)?;
-        let mut files: Vec<PathBuf> = weight_map.values().cloned().collect();
-        files.sort();
-        files.dedup();
-        let how = format!("sharded checkpoint: {} files listed in {INDEX_FILE}", files.len());
-        return Ok(ResolvedInput { given: path.to_path_buf(), files, weight_map: Some(weight_map), how });
-    }
-    let single = path.join(SINGLE_FILE);
-    if single.is_file() {
-        return Ok(ResolvedInput {
-            given: path.to_path_buf(),
-            files: vec![single],
-            weight_map: None,
-            how: SINGLE_FILE.into(),
-        });
-    }
-    let mut files = Vec::new();
-    let entries = std::fs::read_dir(path).map_err(|source| FormatError::Io { path: path.to_path_buf(), source })?;
-    for entry in entries {
-        let entry = entry.map_err(|source| FormatError::Io { path: path.to_path_buf(), source })?;
-        let p = entry.path();
-        if p.extension().is_some_and(|e| e == "safetensors") && p.is_file() {
-            files.push(p);
+    for name in INDEX_FILES {
+        let index = path.join(name);
+        if index.is_file() {
+            let weight_map = read_index(&index)?;
+            let mut files: Vec<PathBuf> = weight_map.values().cloned().collect();
+            files.sort();
+            files.dedup();
+            let how = format!("sharded checkpoint: {} files listed in {name}", files.len());
+            return Ok(ResolvedInput { given: path.to_path_buf(), files, weight_map: Some(weight_map), how });
         }
     }
-    if files.is_empty() {
-        return Err(FormatError::NoCheckpoint { path: path.to_path_buf() });
+    for name in SINGLE_FILES {
+        let single = path.join(name);
+        if single.is_file() {
+            return Ok(ResolvedInput {
+                given: path.to_path_buf(),
+                files: vec![single],
+                weight_map: None,
+                how: name.into(),
+            });
+        }
     }
-    files.sort();
-    let how = format!("{} *.safetensors files in the directory", files.len());
-    Ok(ResolvedInput { given: path.to_path_buf(), files, weight_map: None, how })
+    let io = |source| FormatError::Io { path: path.to_path_buf(), source };
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(path).map_err(io)? {
+        let p = entry.map_err(io)?.path();
+        if p.is_file() {
+            all.push(p);
+        }
+    }
+    all.sort();
+    for extensions in EXTENSIONS {
+        let files: Vec<PathBuf> = all
+            .iter()
+            .filter(|p| p.extension().and_then(|e| e.to_str()).is_some_and(|e| extensions.contains(&e)))
+            .cloned()
+            .collect();
+        if !files.is_empty() {
+            let how = format!("{} {} files in the directory", files.len(), extensions.join("/"));
+            return Ok(ResolvedInput { given: path.to_path_buf(), files, weight_map: None, how });
+        }
+    }
+    Err(FormatError::NoCheckpoint { path: path.to_path_buf() })
 }
 
-/// Reads `model.safetensors.index.json`: `{"weight_map": {"tensor": "shard-file", …}}`.
+/// Reads a shard index (`model.safetensors.index.json`, `pytorch_model.bin.index.json`): `{"weight_map": {"tensor": "shard-file", …}}`.
 /// Shard names must be plain file names in the same directory (no paths, no `..`).
 fn read_index(index: &Path) -> Result<BTreeMap<String, PathBuf>, FormatError> {
     let bad = |reason: String| FormatError::Index { path: index.to_path_buf(), reason };

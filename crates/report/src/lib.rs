@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod csv;
+pub mod inspect;
 pub mod json;
 pub mod table;
 
