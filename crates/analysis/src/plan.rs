@@ -149,6 +149,24 @@ impl Plan {
                 }
             }
         }
+        let mut quantized: Vec<(&str, usize)> = Vec::new();
+        for t in &tasks {
+            if let svdiag_core::Dtype::Quantized(q) = sources[t.source].tensors()[t.tensor].dtype {
+                match quantized.iter_mut().find(|(name, _)| *name == q) {
+                    Some((_, n)) => *n += 1,
+                    None => quantized.push((q, 1)),
+                }
+            }
+        }
+        if !quantized.is_empty() {
+            let n: usize = quantized.iter().map(|(_, n)| n).sum();
+            let types: Vec<String> = quantized.iter().map(|(q, n)| format!("{q} ×{n}")).collect();
+            warnings.push(format!(
+                "{n} {} stored quantized ({}): their spectra are those of the dequantized, quantized weights, not of the original full-precision ones",
+                if n == 1 { "matrix is" } else { "matrices are" },
+                types.join(", ")
+            ));
+        }
         if let Some(f) = filter {
             if tasks.is_empty() && skipped.is_empty() {
                 return Err(PlanError::FilterMatchesNothing { filter: f.as_str().to_string(), tensors: total });

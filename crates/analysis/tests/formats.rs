@@ -92,3 +92,36 @@ fn nested_pytorch_checkpoint_with_views_and_shared_storage() {
     let storage: Vec<f64> = w.iter().chain(&w[..10]).copied().collect();
     check(&got[3], storage[10..10 + 3072].to_vec(), 32, 96);
 }
+
+/// GGUF stores dimensions reversed; the same weights must come out in the same orientation
+/// (`l12_norm`, the sum of column norms, would differ otherwise), bit for bit.
+#[test]
+fn gguf_plain_types_match_safetensors_in_orientation_and_value() {
+    let reference = records(&data("reference/reference.safetensors"));
+    let got = records(&data("formats/reference.gguf"));
+    assert_eq!(got.len(), reference.len());
+    for (g, w) in got.iter().zip(&reference) {
+        assert_eq!(g.name, w.name);
+        assert_same(g, w, &format!("reference.gguf: {}", g.name));
+    }
+}
+
+/// Every quantization type against the `gguf` package's dequantization (metrics computed by NumPy
+/// in f64 from its output, `tests/data/formats/gguf_reference.json`): within 1e-9 relative.
+#[test]
+fn gguf_quantizations_match_gguf_py() {
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data("formats/gguf_reference.json")).unwrap()).unwrap();
+    let want = reference["tensors"].as_object().unwrap();
+    let got = records(&data("formats/quants.gguf"));
+    assert_eq!(got.len(), want.len());
+    for rec in &got {
+        let w = &want[&rec.name];
+        assert_eq!(rec.dtype.name(), w["type"], "{}", rec.name);
+        let w = &w["sigma/q=2.0"];
+        for field in svdiag_core::metrics::METRIC_FIELDS {
+            let (g, x) = (rec.metrics.get(field).unwrap(), w[field].as_f64().unwrap());
+            assert!((g - x).abs() <= 1e-9 * x.abs(), "{} {field}: svdiag {g:e}, gguf-py + numpy {x:e}", rec.name);
+        }
+    }
+}

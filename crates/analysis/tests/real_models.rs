@@ -1,5 +1,5 @@
 //! svdiag against NumPy f64 on real pretrained checkpoints (all-MiniLM-L6-v2, Silero VAD, g2p_en,
-//! torchvision MobileNetV2, MTCNN), fetched
+//! torchvision MobileNetV2, MTCNN, SmolLM2-135M in GGUF Q4_1/Q8_0), fetched
 //! by `../shared/data/fetch-example-models.sh` into `$SVDIAG_MODELS` (default `/tmp/svdiag-models`).
 //! Reference values: `tests/data/reference/real_models.py` → `real_models.json` (NumPy version and
 //! each file's sha256 recorded). Contract: every metric within 1e-9 relative, except the condition
@@ -88,4 +88,10 @@ fn legacy_pytorch_pickles_match_numpy_f64() {
     for model in ["mobilenet-v2", "mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet"] {
         check_model(model);
     }
+}
+
+#[test]
+#[ignore = "needs the example models: scripts/test.sh fetches them and runs this"]
+fn smollm2_gguf_matches_gguf_py_dequantization() {
+    check_model("smollm2-135m");
 }

@@ -95,43 +95,86 @@ impl TensorIdentity {
                 (_, None) => 2,
             }
         }
-        (bucket(a.0), a.0.layer, a.0.role, a.1).cmp(&(bucket(b.0), b.0.layer, b.0.role, b.1))
+        (bucket(a.0), a.0.layer, a.0.role).cmp(&(bucket(b.0), b.0.layer, b.0.role)).then_with(|| natural_cmp(a.1, b.1))
+    }
+}
+
+/// Compares names with runs of digits as numbers (`features.2` before `features.10`), then
+/// bytewise, so that the order is total and deterministic.
+pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+    fn chunks(s: &str) -> impl Iterator<Item = (bool, &str)> {
+        let mut rest = s;
+        std::iter::from_fn(move || {
+            let first = rest.chars().next()?;
+            let digit = first.is_ascii_digit();
+            let end = rest.find(|c: char| c.is_ascii_digit() != digit).unwrap_or(rest.len());
+            let (chunk, tail) = rest.split_at(end);
+            rest = tail;
+            Some((digit, chunk))
+        })
+    }
+    let mut x = chunks(a);
+    let mut y = chunks(b);
+    loop {
+        match (x.next(), y.next()) {
+            (None, None) => return a.cmp(b),
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some((true, p)), Some((true, q))) => {
+                let (p, q) = (p.trim_start_matches('0'), q.trim_start_matches('0'));
+                let o = p.len().cmp(&q.len()).then_with(|| p.cmp(q));
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            (Some((_, p)), Some((_, q))) => {
+                if p != q {
+                    return p.cmp(q);
+                }
+            }
+        }
     }
 }
 
 static LAYER: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?:^|\.)(?:layers|layer|h|blocks|block)\.(\d+)(?:\.|$)").expect("valid regex"));
+    LazyLock::new(|| Regex::new(r"(?:^|\.)(?:layers|layer|h|blocks|block|blk)\.(\d+)(?:\.|$)").expect("valid regex"));
 
 /// `(role, pattern)` in priority order, matched against the name without its `.weight` suffix.
 static RULES: LazyLock<Vec<(Role, Regex)>> = LazyLock::new(|| {
     let table: [(Role, &str); 12] = [
-        (Role::AttnQkv, r"(?:^|\.)(?:attn\.c_attn|qkv_proj|attn\.qkv|attention\.query_key_value|Wqkv|in_proj_weight)$"),
+        (
+            Role::AttnQkv,
+            r"(?:^|\.)(?:attn_qkv|attn\.c_attn|qkv_proj|attn\.qkv|attention\.query_key_value|Wqkv|in_proj_weight)$",
+        ),
         (
             Role::AttnQ,
-            r"(?:^|\.)(?:q_proj|attention\.self\.query|attention\.attention\.query|attention\.wq|(?:SelfAttention|EncDecAttention)\.q)$",
+            r"(?:^|\.)(?:attn_q|q_proj|attention\.self\.query|attention\.attention\.query|attention\.wq|(?:SelfAttention|EncDecAttention)\.q)$",
         ),
         (
             Role::AttnK,
-            r"(?:^|\.)(?:k_proj|attention\.self\.key|attention\.attention\.key|attention\.wk|(?:SelfAttention|EncDecAttention)\.k)$",
+            r"(?:^|\.)(?:attn_k|k_proj|attention\.self\.key|attention\.attention\.key|attention\.wk|(?:SelfAttention|EncDecAttention)\.k)$",
         ),
         (
             Role::AttnV,
-            r"(?:^|\.)(?:v_proj|attention\.self\.value|attention\.attention\.value|attention\.wv|(?:SelfAttention|EncDecAttention)\.v)$",
+            r"(?:^|\.)(?:attn_v|v_proj|attention\.self\.value|attention\.attention\.value|attention\.wv|(?:SelfAttention|EncDecAttention)\.v)$",
         ),
         (
             Role::AttnO,
-            r"(?:^|\.)(?:o_proj|(?:self_)?attn\.out_proj|attention\.output\.dense|attn\.c_proj|attn\.proj|attention\.wo|(?:SelfAttention|EncDecAttention)\.o|attention\.dense)$",
+            r"(?:^|\.)(?:attn_output|o_proj|(?:self_)?attn\.out_proj|attention\.output\.dense|attn\.c_proj|attn\.proj|attention\.wo|(?:SelfAttention|EncDecAttention)\.o|attention\.dense)$",
         ),
-        (Role::MlpGate, r"(?:^|\.)(?:gate_proj|feed_forward\.w1|experts\.\d+\.w1|DenseReluDense\.wi_0)$"),
+        (
+            Role::MlpGate,
+            r"(?:^|\.)(?:ffn_gate(?:_exps)?|gate_proj|feed_forward\.w1|experts\.\d+\.w1|DenseReluDense\.wi_0)$",
+        ),
         (
             Role::MlpUp,
-            r"(?:^|\.)(?:up_proj|feed_forward\.w3|experts\.\d+\.w3|mlp\.c_fc|intermediate\.dense|mlp\.fc1|DenseReluDense\.wi|DenseReluDense\.wi_1|mlp\.dense_h_to_4h)$",
+            r"(?:^|\.)(?:ffn_up(?:_exps)?|up_proj|feed_forward\.w3|experts\.\d+\.w3|mlp\.c_fc|intermediate\.dense|mlp\.fc1|DenseReluDense\.wi|DenseReluDense\.wi_1|mlp\.dense_h_to_4h)$",
         ),
         (
             Role::MlpDown,
-            r"(?:^|\.)(?:down_proj|feed_forward\.w2|experts\.\d+\.w2|mlp\.c_proj|layers?\.\d+\.output\.dense|mlp\.fc2|DenseReluDense\.wo|mlp\.dense_4h_to_h)$",
+            r"(?:^|\.)(?:ffn_down(?:_exps)?|down_proj|feed_forward\.w2|experts\.\d+\.w2|mlp\.c_proj|layers?\.\d+\.output\.dense|mlp\.fc2|DenseReluDense\.wo|mlp\.dense_4h_to_h)$",
         ),
-        (Role::Embedding, r"(?:^|\.)(?:embed_tokens|word_embeddings|wte|shared|tok_embeddings|embed_in)$"),
+        (Role::Embedding, r"(?:^|\.)(?:token_embd|embed_tokens|word_embeddings|wte|shared|tok_embeddings|embed_in)$"),
         (Role::PosEmbedding, r"(?:^|\.)(?:wpe|position_embeddings|embed_positions)$"),
         (Role::LmHead, r"(?:^|\.)(?:lm_head|embed_out)$|^output$"),
         (Role::Conv, r"(?:^|\.)(?:patch_embed\.proj|patch_embeddings\.projection)$"),
@@ -204,6 +247,22 @@ mod tests {
     }
 
     #[test]
+    fn gguf_llama_cpp() {
+        assert_eq!(id("token_embd.weight"), ("embedding", None));
+        assert_eq!(id("blk.0.attn_q.weight"), ("attn_q", Some(0)));
+        assert_eq!(id("blk.1.attn_k.weight"), ("attn_k", Some(1)));
+        assert_eq!(id("blk.2.attn_v.weight"), ("attn_v", Some(2)));
+        assert_eq!(id("blk.3.attn_output.weight"), ("attn_o", Some(3)));
+        assert_eq!(id("blk.3.attn_qkv.weight"), ("attn_qkv", Some(3)));
+        assert_eq!(id("blk.29.ffn_gate.weight"), ("mlp_gate", Some(29)));
+        assert_eq!(id("blk.29.ffn_up.weight"), ("mlp_up", Some(29)));
+        assert_eq!(id("blk.29.ffn_down.weight"), ("mlp_down", Some(29)));
+        assert_eq!(id("blk.4.ffn_down_exps.weight"), ("mlp_down", Some(4)));
+        assert_eq!(id("output.weight"), ("lm_head", None));
+        assert_eq!(id("blk.0.attn_norm.weight"), ("other", Some(0)));
+    }
+
+    #[test]
     fn t5() {
         assert_eq!(id("shared.weight"), ("embedding", None));
         assert_eq!(id("encoder.block.0.layer.0.SelfAttention.q.weight"), ("attn_q", Some(0)));
@@ -224,6 +283,13 @@ mod tests {
         // nn.MultiheadAttention
         assert_eq!(id("encoder.layers.1.self_attn.in_proj_weight"), ("attn_qkv", Some(1)));
         assert_eq!(id("encoder.layers.1.self_attn.out_proj.weight"), ("attn_o", Some(1)));
+    }
+
+    #[test]
+    fn natural_order() {
+        let mut v = ["features.10.conv", "features.2.conv", "features.1.conv", "features.1", "a007", "a7", "b"];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(v, ["a007", "a7", "b", "features.1", "features.1.conv", "features.2.conv", "features.10.conv"]);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 mod archive;
 pub mod error;
+pub mod gguf;
 pub mod inputs;
 mod mmap;
 pub mod npy;
@@ -68,6 +69,7 @@ pub trait TensorSource: Send + Sync {
 pub fn open(path: &Path) -> Result<Box<dyn TensorSource>, FormatError> {
     match sniff(path)? {
         Some(Kind::Npy) => Ok(Box::new(npy::NpyFile::open(path)?)),
+        Some(Kind::Gguf) => Ok(Box::new(gguf::GgufFile::open(path)?)),
         Some(Kind::Zip) => open_zip(path),
         Some(Kind::TorchLegacy) => Ok(Box::new(pytorch::PytorchFile::open_legacy(path)?)),
         Some(Kind::Unsupported(format)) => Err(FormatError::Unsupported { path: path.to_path_buf(), format }),
@@ -87,6 +89,7 @@ fn open_zip(path: &Path) -> Result<Box<dyn TensorSource>, FormatError> {
 
 enum Kind {
     Npy,
+    Gguf,
     Zip,
     TorchLegacy,
     Unsupported(&'static str),
@@ -101,7 +104,7 @@ fn sniff(path: &Path) -> Result<Option<Kind>, FormatError> {
     let file = std::fs::File::open(path).map_err(io)?;
     file.take(16).read_to_end(&mut head).map_err(io)?;
     Ok(if head.starts_with(b"GGUF") {
-        Some(Kind::Unsupported("GGUF (llama.cpp)"))
+        Some(Kind::Gguf)
     } else if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
         Some(Kind::Zip)
     } else if head.starts_with(b"\x93NUMPY") {

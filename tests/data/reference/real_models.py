@@ -28,6 +28,7 @@ MODELS = [
     ("mtcnn-pnet", "mtcnn/pnet.pt"),
     ("mtcnn-rnet", "mtcnn/rnet.pt"),
     ("mtcnn-onet", "mtcnn/onet.pt"),
+    ("smollm2-135m", "smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf"),
 ]
 TORCH_DTYPES = {"FloatStorage": "<f4", "DoubleStorage": "<f8", "HalfStorage": "<f2", "LongStorage": "<i8"}
 SETTINGS = [("sigma", 2.0), ("energy", math.inf)]
@@ -105,6 +106,20 @@ def read_torch_legacy(path):
             yield name, w
 
 
+def read_gguf(path):
+    """GGUF through llama.cpp's own `gguf` package: its reader and its dequantization."""
+    import gguf
+
+    for t in gguf.GGUFReader(path).tensors:
+        if len(t.shape) < 2:
+            continue
+        a = gguf.quants.dequantize(t.data, t.tensor_type)
+        shape = [int(d) for d in reversed(t.shape)]  # GGUF lists dimensions fastest first
+        w = np.asarray(a, dtype=np.float64).reshape(shape[0], -1)
+        if min(w.shape) >= 2:
+            yield t.name, w
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else "/tmp/svdiag-models"
     out = {"generator": "tests/data/reference/real_models.py", "numpy": np.__version__,
@@ -114,7 +129,7 @@ def main():
         with open(path, "rb") as f:
             sha = hashlib.sha256(f.read()).hexdigest()
         entry = {"file": rel, "sha256": sha, "matrices": {}}
-        reader = {".npz": read_npz, ".pth": read_torch_legacy, ".pt": read_torch_legacy}.get(
+        reader = {".npz": read_npz, ".pth": read_torch_legacy, ".pt": read_torch_legacy, ".gguf": read_gguf}.get(
             os.path.splitext(rel)[1], read_safetensors)
         for name, w in reader(path):
             entry["matrices"][name] = {
