@@ -125,3 +125,22 @@ fn gguf_quantizations_match_gguf_py() {
         }
     }
 }
+
+/// ONNX: raw_data, float_data, double_data, int32_data (FLOAT16 bits), BFLOAT16, a Constant node,
+/// and external data, all bit-identical to the safetensors path.
+#[test]
+fn onnx_every_storage_matches_safetensors() {
+    let reference = records(&data("reference/reference.safetensors"));
+    let got = records(&data("formats/reference.onnx"));
+    assert_eq!(got.len(), reference.len());
+    for (g, w) in got.iter().zip(&reference) {
+        assert_eq!(g.name, w.name);
+        assert_same(g, w, &format!("reference.onnx: {}", g.name));
+    }
+    let external = records(&data("formats/external.onnx"));
+    assert_eq!(external.len(), 3);
+    for g in &external {
+        let w = reference.iter().find(|r| r.name == g.name).unwrap();
+        assert_same(g, w, &format!("external.onnx: {}", g.name));
+    }
+}

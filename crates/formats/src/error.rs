@@ -26,7 +26,7 @@ pub enum FormatError {
         reason: String,
     },
     /// The file is a checkpoint format this version does not read.
-    #[error("{}: {format} files are not supported yet (svdiag reads safetensors, PyTorch, NumPy and GGUF files)", path.display())]
+    #[error("{}: {format} files are not supported yet (svdiag reads safetensors, PyTorch, NumPy, GGUF and ONNX files)", path.display())]
     Unsupported {
         /// The file.
         path: PathBuf,

@@ -16,6 +16,7 @@ pub mod gguf;
 pub mod inputs;
 mod mmap;
 pub mod npy;
+pub mod onnx;
 mod pickle;
 pub mod pytorch;
 pub mod safetensors;
@@ -70,6 +71,7 @@ pub fn open(path: &Path) -> Result<Box<dyn TensorSource>, FormatError> {
     match sniff(path)? {
         Some(Kind::Npy) => Ok(Box::new(npy::NpyFile::open(path)?)),
         Some(Kind::Gguf) => Ok(Box::new(gguf::GgufFile::open(path)?)),
+        Some(Kind::Onnx) => Ok(Box::new(onnx::OnnxFile::open(path)?)),
         Some(Kind::Zip) => open_zip(path),
         Some(Kind::TorchLegacy) => Ok(Box::new(pytorch::PytorchFile::open_legacy(path)?)),
         Some(Kind::Unsupported(format)) => Err(FormatError::Unsupported { path: path.to_path_buf(), format }),
@@ -90,6 +92,7 @@ fn open_zip(path: &Path) -> Result<Box<dyn TensorSource>, FormatError> {
 enum Kind {
     Npy,
     Gguf,
+    Onnx,
     Zip,
     TorchLegacy,
     Unsupported(&'static str),
@@ -115,6 +118,11 @@ fn sniff(path: &Path) -> Result<Option<Kind>, FormatError> {
         Some(Kind::Unsupported("Python pickle (not from torch.save)"))
     } else if head.starts_with(b"\x89HDF\r\n\x1a\n") {
         Some(Kind::Unsupported("HDF5 (Keras)"))
+    } else if head.get(8) == Some(&b'{') {
+        None // safetensors: an 8-byte length, then the JSON header
+    } else if head.first() == Some(&0x08) || path.extension().is_some_and(|e| e == "onnx") {
+        // ONNX has no magic number; a ModelProto starts with field 1 (ir_version, a varint): 0x08
+        Some(Kind::Onnx)
     } else {
         None
     })

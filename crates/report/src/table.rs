@@ -89,10 +89,10 @@ pub fn render(analysis: &Analysis, columns: &[&str]) -> String {
     let o = &analysis.options.metrics;
     let _ = writeln!(
         out,
-        "svdiag {} · {} · {} matrices ({}) · normalization {} · Rényi q = {}",
+        "svdiag {} · {} · {} ({}) · normalization {} · Rényi q = {}",
         crate::VERSION,
         if files.len() == 1 { files[0].to_string() } else { format!("{} files", files.len()) },
-        analysis.matrices.len(),
+        crate::plural(analysis.matrices.len(), "matrix", "matrices"),
         if dtypes.is_empty() { "-".to_string() } else { dtypes.join(", ") },
         o.normalization,
         o.q,
