@@ -1,0 +1,9 @@
+#![no_main]
+//! The gguf reader on arbitrary bytes.
+
+#[path = "common.rs"]
+mod common;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    common::exercise(data, svdiag_formats::gguf::GgufFile::open);
+});
