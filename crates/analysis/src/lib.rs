@@ -16,5 +16,5 @@
 mod plan;
 mod run;
 
-pub use plan::{matrix_shape, FileSummary, InputSummary, Plan, PlanError, Skipped, Task};
+pub use plan::{matrix_shape, FileSummary, Gate, InputSummary, Plan, PlanError, Skipped, Task};
 pub use run::{analyze, Analysis, AnalysisOptions, Failed, MatrixRecord, NoProgress, Progress};

@@ -38,6 +38,17 @@ pub struct Task {
     pub rows: usize,
     /// Columns of the matrix analyzed.
     pub cols: usize,
+    /// For one gate of a stacked recurrent weight: which rows of the tensor.
+    pub gate: Option<Gate>,
+}
+
+/// One gate's block of rows in a stacked LSTM/GRU weight (`--split-gates`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gate {
+    /// The gate's name in PyTorch's order: `i f g o` (LSTM) or `r z n` (GRU).
+    pub label: &'static str,
+    /// First row of the gate's block.
+    pub first_row: usize,
 }
 
 /// A tensor that is not analyzed, and why.
@@ -138,7 +149,7 @@ impl Plan {
                     continue;
                 }
                 match matrix_shape(info) {
-                    Ok((rows, cols)) => tasks.push(Task { source: si, tensor: ti, rows, cols }),
+                    Ok((rows, cols)) => tasks.push(Task { source: si, tensor: ti, rows, cols, gate: None }),
                     Err(reason) => skipped.push(Skipped {
                         name: info.name.clone(),
                         file: display(source.path()),
@@ -181,6 +192,38 @@ impl Plan {
             warnings,
             filter: filter.map(|f| f.as_str().to_string()),
         })
+    }
+
+    /// Adds one task per gate for every stacked recurrent weight (PyTorch `weight_ih*`/`weight_hh*`
+    /// of LSTM, LSTMCell, GRU, GRUCell, and `w_ih`/`w_hh`), next to the stacked matrix. The number
+    /// of gates comes from the recurrent weight `[G·h, h]` (G = 4: LSTM `i f g o`; G = 3: GRU
+    /// `r z n`). Returns how many gate matrices were added.
+    pub fn split_gates(&mut self) -> usize {
+        static RECURRENT: std::sync::LazyLock<Regex> =
+            std::sync::LazyLock::new(|| Regex::new(r"^(.*?)(weight_|w_)(ih|hh)(.*)$").expect("valid regex"));
+        let mut added = Vec::new();
+        for t in self.tasks.iter().filter(|t| t.gate.is_none()) {
+            let source = &self.sources[t.source];
+            let name = &source.tensors()[t.tensor].name;
+            let Some(c) = RECURRENT.captures(name) else { continue };
+            let partner = format!("{}{}hh{}", &c[1], &c[2], &c[4]);
+            let Some(hh) = source.tensors().iter().find(|i| i.name == partner) else { continue };
+            let [rows_hh, h] = hh.shape[..] else { continue };
+            let gates: &[&'static str] = match (h > 0).then(|| rows_hh / h) {
+                Some(4) if rows_hh == 4 * h => &["i", "f", "g", "o"],
+                Some(3) if rows_hh == 3 * h => &["r", "z", "n"],
+                _ => continue,
+            };
+            if t.rows != gates.len() * h || h < 2 {
+                continue;
+            }
+            for (k, label) in gates.iter().enumerate() {
+                added.push(Task { rows: h, gate: Some(Gate { label, first_row: k * h }), ..t.clone() });
+            }
+        }
+        let n = added.len();
+        self.tasks.extend(added);
+        n
     }
 
     /// The stored tensor behind a task.

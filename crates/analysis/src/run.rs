@@ -45,6 +45,10 @@ pub struct MatrixRecord {
     pub matrix_shape: [usize; 2],
     /// True when the stored tensor had more than 2 axes and was reshaped to `[d0, d1·d2·…]`.
     pub reshaped: bool,
+    /// For one gate of a stacked recurrent weight (`--split-gates`): the gate's label.
+    pub gate: Option<&'static str>,
+    /// First row of the gate in the stored matrix (0 without a gate); orders the gates.
+    pub gate_row: usize,
     /// Role and layer from the name.
     pub identity: TensorIdentity,
     /// The metrics.
@@ -126,7 +130,9 @@ pub fn analyze(plan: &Plan, options: &AnalysisOptions, progress: &dyn Progress) 
         }
     }
     matrices.sort_by(|a, b| {
-        TensorIdentity::display_order((&a.identity, &a.name), (&b.identity, &b.name)).then_with(|| a.file.cmp(&b.file))
+        TensorIdentity::display_order((&a.identity, &a.name), (&b.identity, &b.name))
+            .then_with(|| a.file.cmp(&b.file))
+            .then_with(|| (a.gate.is_some(), a.gate_row).cmp(&(b.gate.is_some(), b.gate_row)))
     });
     failed.sort_by(|a, b| (&a.file, &a.name).cmp(&(&b.file, &b.name)));
     Analysis {
@@ -146,9 +152,22 @@ fn analyze_one(plan: &Plan, task: &Task, options: &AnalysisOptions) -> Result<Ma
     let info = plan.info(task);
     let file = source.path().display().to_string();
     let fail = |e: CoreError| failed(info, &file, e.to_string());
+    // a gate is a block of rows of the stored matrix
+    let first = task.gate.map_or(0, |g| g.first_row) * task.cols;
+    let len = task.rows * task.cols;
     let matrix = match source.read(task.tensor) {
-        Ok(TensorData::Bytes(bytes)) => Matrix::from_le_bytes(&bytes, info.dtype, task.rows, task.cols),
-        Ok(TensorData::F64(values)) if Some(values.len()) == task.rows.checked_mul(task.cols) => {
+        Ok(TensorData::Bytes(bytes)) => {
+            let size = info.dtype.size().unwrap_or(0);
+            match bytes.get(first * size..(first + len) * size) {
+                Some(b) => Matrix::from_le_bytes(b, info.dtype, task.rows, task.cols),
+                None => {
+                    return Err(failed(info, &file, format!("{} bytes cannot hold the rows analyzed", bytes.len())))
+                }
+            }
+        }
+        Ok(TensorData::F64(mut values)) if values.len() >= first + len => {
+            values.truncate(first + len);
+            values.drain(..first);
             Matrix::from_row_major(values, task.rows, task.cols)
         }
         Ok(TensorData::F64(values)) => {
@@ -171,6 +190,8 @@ fn analyze_one(plan: &Plan, task: &Task, options: &AnalysisOptions) -> Result<Ma
         shape: info.shape.clone(),
         matrix_shape: [task.rows, task.cols],
         reshaped: info.shape.len() > 2,
+        gate: task.gate.map(|g| g.label),
+        gate_row: task.gate.map_or(0, |g| g.first_row),
         identity: TensorIdentity::from_name(&info.name, info.shape.len()),
         metrics,
         singular_values: options.keep_spectrum.then(|| spectrum.values().to_vec()),

@@ -104,6 +104,11 @@ pub struct AnalyzeArgs {
     #[arg(short, long)]
     pub quiet: bool,
 
+    /// Also analyze each gate of stacked LSTM/GRU weights (`weight_ih*`, `weight_hh*`) on its own;
+    /// gates are labelled in PyTorch's order (LSTM i f g o, GRU r z n).
+    #[arg(long)]
+    pub split_gates: bool,
+
     /// Only list the tensors, as `svdiag inspect` does, without computing spectra.
     #[arg(long)]
     pub list: bool,

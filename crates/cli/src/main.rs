@@ -54,7 +54,10 @@ fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         None => Format::Json,
     });
     let filter = args.filter.as_deref().map(regex::Regex::new).transpose().context("invalid --filter pattern")?;
-    let plan = Plan::new(&args.paths, filter.as_ref())?;
+    let mut plan = Plan::new(&args.paths, filter.as_ref())?;
+    if args.split_gates && plan.split_gates() == 0 {
+        plan.warnings.push("--split-gates: no stacked LSTM/GRU weights (weight_ih*/weight_hh* pairs) found".into());
+    }
     let options = AnalysisOptions {
         metrics: svdiag_core::MetricOptions { normalization: args.normalization, q: args.q },
         keep_spectrum: args.spectrum,

@@ -181,7 +181,7 @@ fn output_file_is_written_atomically_and_format_follows_extension() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, "");
     let csv = std::fs::read_to_string(tmp.path().join("report.csv")).unwrap();
-    assert!(csv.starts_with("name,file,dtype,shape,rows,cols,reshaped,role,layer,normalization,q,entropy,"));
+    assert!(csv.starts_with("name,file,dtype,shape,rows,cols,reshaped,gate,role,layer,normalization,q,entropy,"));
     let names: Vec<String> =
         std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert_eq!(names, ["report.csv"], "no temporary file left behind");
@@ -389,6 +389,55 @@ fn directory_with_pytorch_model_bin() {
     assert_eq!(doc["inputs"][0]["resolved_as"], "pytorch_model.bin");
     assert_eq!(doc["inputs"][0]["files"][0]["format"], "pytorch");
     assert_eq!(doc["summary"]["matrices"], 10);
+}
+
+/// `--split-gates`: each gate of an LSTM's stacked weights is analyzed as its block of rows, and
+/// gives exactly what that block gives when stored on its own.
+#[test]
+fn split_gates_analyze_each_block_of_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (h, input) = (4usize, 6usize);
+    let ih = f32s(4 * h * input, 11);
+    let hh = f32s(4 * h * h, 12);
+    std::fs::write(
+        tmp.path().join("lstm.safetensors"),
+        safetensors(&[
+            ("rnn.weight_ih_l0", "F32", &[4 * h, input], ih.clone()),
+            ("rnn.weight_hh_l0", "F32", &[4 * h, h], hh),
+        ]),
+    )
+    .unwrap();
+    // gate f (rows h..2h) of weight_ih_l0, stored alone
+    let f_rows = ih[h * input * 4..2 * h * input * 4].to_vec();
+    std::fs::write(tmp.path().join("f.safetensors"), safetensors(&[("f", "F32", &[h, input], f_rows)])).unwrap();
+
+    let out = run(tmp.path(), &["analyze", "lstm.safetensors", "--split-gates", "-f", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    let gates: Vec<(String, Value)> = doc["matrices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["name"].as_str().unwrap().to_string(), m["gate"].clone()))
+        .collect();
+    let ih_gates: Vec<&Value> = gates.iter().filter(|(n, _)| n == "rnn.weight_ih_l0").map(|(_, g)| g).collect();
+    assert_eq!(ih_gates, [&Value::Null, &json!("i"), &json!("f"), &json!("g"), &json!("o")]);
+    let f_gate = doc["matrices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "rnn.weight_ih_l0" && m["gate"] == "f")
+        .unwrap();
+    assert_eq!(f_gate["matrix_shape"], json!([h, input]));
+    let alone: Value =
+        serde_json::from_str(&run(tmp.path(), &["analyze", "f.safetensors", "-f", "json"]).stdout).unwrap();
+    for field in ["entropy", "kl_uniform", "stable_rank", "nuclear_norm", "l12_norm", "condition_number"] {
+        assert_eq!(f_gate[field], alone["matrices"][0][field], "{field}");
+    }
+    // without the flag, only the stacked matrices
+    let plain: Value =
+        serde_json::from_str(&run(tmp.path(), &["analyze", "lstm.safetensors", "-f", "json"]).stdout).unwrap();
+    assert_eq!(plain["summary"]["matrices"], 2);
 }
 
 #[test]

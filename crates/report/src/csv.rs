@@ -1,14 +1,14 @@
 //! CSV: one row per analyzed matrix, canonical field names as headers.
 //!
-//! Identity columns first (`name, file, dtype, shape, rows, cols, reshaped, role, layer`), then the
+//! Identity columns first (`name, file, dtype, shape, rows, cols, reshaped, gate, role, layer`), then the
 //! settings that change values (`normalization, q`), then every metric in canonical order.
 //! An infinite value is written `inf`; an undefined one is left empty.
 
 use svdiag_analysis::Analysis;
 use svdiag_core::metrics::METRIC_FIELDS;
 
-const IDENTITY: [&str; 11] =
-    ["name", "file", "dtype", "shape", "rows", "cols", "reshaped", "role", "layer", "normalization", "q"];
+const IDENTITY: [&str; 12] =
+    ["name", "file", "dtype", "shape", "rows", "cols", "reshaped", "gate", "role", "layer", "normalization", "q"];
 
 /// Renders the matrices as CSV (header line included).
 pub fn render(analysis: &Analysis) -> String {
@@ -25,6 +25,7 @@ pub fn render(analysis: &Analysis) -> String {
             r.matrix_shape[0].to_string(),
             r.matrix_shape[1].to_string(),
             r.reshaped.to_string(),
+            r.gate.unwrap_or_default().to_string(),
             r.identity.role.name().to_string(),
             r.identity.layer.map(|l| l.to_string()).unwrap_or_default(),
             opts.normalization.to_string(),

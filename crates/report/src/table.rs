@@ -34,9 +34,9 @@ pub fn number(x: Option<f64>, integer: bool) -> String {
 pub fn render(analysis: &Analysis, columns: &[&str]) -> String {
     let columns: Vec<&str> = if columns.is_empty() { DEFAULT_COLUMNS.to_vec() } else { columns.to_vec() };
     // the file is shown only when it is needed to tell two records apart
-    let mut names: Vec<&str> = analysis.matrices.iter().map(|m| m.name.as_str()).collect();
-    names.sort_unstable();
-    let show_file = names.windows(2).any(|w| w[0] == w[1]);
+    let mut keys: Vec<(&str, Option<&str>)> = analysis.matrices.iter().map(|m| (m.name.as_str(), m.gate)).collect();
+    keys.sort_unstable();
+    let show_file = keys.windows(2).any(|w| w[0] == w[1]);
     let mut head: Vec<String> = ["layer", "role", "name"].iter().map(|s| s.to_string()).collect();
     if show_file {
         head.push("file".into());
@@ -49,7 +49,10 @@ pub fn render(analysis: &Analysis, columns: &[&str]) -> String {
         let mut row = vec![
             r.identity.layer.map(|l| l.to_string()).unwrap_or_else(|| "-".into()),
             r.identity.role.name().to_string(),
-            r.name.clone(),
+            match r.gate {
+                Some(g) => format!("{}[{g}]", r.name),
+                None => r.name.clone(),
+            },
         ];
         if show_file {
             row.push(r.file.clone());
