@@ -27,23 +27,29 @@ fn assert_same(got: &MatrixRecord, want: &MatrixRecord, name: &str) {
     assert_eq!(got.singular_values, want.singular_values, "{name}");
 }
 
+/// Every matrix of `file` is bit-identical to the safetensors matrix of the same name, and `file`
+/// holds all of them (`holds_bf16 = false` for containers without bfloat16).
+fn assert_matches_safetensors(file: &str, holds_bf16: bool) {
+    let reference = records(&data("reference/reference.safetensors"));
+    let want: Vec<&MatrixRecord> = reference.iter().filter(|r| holds_bf16 || r.dtype.name() != "BF16").collect();
+    let got = records(&data(file));
+    assert_eq!(got.len(), want.len(), "{file}");
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!(g.name, w.name, "{file}");
+        assert_same(g, w, &format!("{file}: {}", g.name));
+    }
+}
+
 #[test]
 fn npz_and_pytorch_match_safetensors() {
-    let reference = records(&data("reference/reference.safetensors"));
+    // these hold the F64/F32/F16 tensors (NumPy has no bfloat16)
     for file in [
         "formats/reference.npz",
         "formats/reference_compressed.npz",
         "formats/reference_zip.pt",
         "formats/reference_legacy.pt",
     ] {
-        let got = records(&data(file));
-        // these hold the F64/F32/F16 tensors (NumPy has no bfloat16)
-        let want: Vec<&MatrixRecord> = reference.iter().filter(|r| r.dtype.name() != "BF16").collect();
-        assert_eq!(got.len(), want.len(), "{file}");
-        for (g, w) in got.iter().zip(want) {
-            assert_eq!(g.name, w.name);
-            assert_same(g, w, &format!("{file}: {}", g.name));
-        }
+        assert_matches_safetensors(file, false);
     }
 }
 
@@ -97,13 +103,7 @@ fn nested_pytorch_checkpoint_with_views_and_shared_storage() {
 /// (`l12_norm`, the sum of column norms, would differ otherwise), bit for bit.
 #[test]
 fn gguf_plain_types_match_safetensors_in_orientation_and_value() {
-    let reference = records(&data("reference/reference.safetensors"));
-    let got = records(&data("formats/reference.gguf"));
-    assert_eq!(got.len(), reference.len());
-    for (g, w) in got.iter().zip(&reference) {
-        assert_eq!(g.name, w.name);
-        assert_same(g, w, &format!("reference.gguf: {}", g.name));
-    }
+    assert_matches_safetensors("formats/reference.gguf", true);
 }
 
 /// Every quantization type against the `gguf` package's dequantization (metrics computed by NumPy
@@ -130,13 +130,8 @@ fn gguf_quantizations_match_gguf_py() {
 /// and external data, all bit-identical to the safetensors path.
 #[test]
 fn onnx_every_storage_matches_safetensors() {
+    assert_matches_safetensors("formats/reference.onnx", true);
     let reference = records(&data("reference/reference.safetensors"));
-    let got = records(&data("formats/reference.onnx"));
-    assert_eq!(got.len(), reference.len());
-    for (g, w) in got.iter().zip(&reference) {
-        assert_eq!(g.name, w.name);
-        assert_same(g, w, &format!("reference.onnx: {}", g.name));
-    }
     let external = records(&data("formats/external.onnx"));
     assert_eq!(external.len(), 3);
     for g in &external {

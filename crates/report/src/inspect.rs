@@ -4,15 +4,13 @@
 use std::fmt::Write;
 
 use serde::Serialize;
-use svdiag_analysis::{matrix_shape, InputSummary, Plan};
+use svdiag_analysis::{matrix_shape, Plan};
 use svdiag_core::Dtype;
 
 #[derive(Serialize)]
 struct Document<'a> {
-    tool: &'static str,
-    version: &'static str,
-    command: &'static str,
-    inputs: &'a [InputSummary],
+    #[serde(flatten)]
+    head: crate::Head<'a>,
     tensors: Vec<Row<'a>>,
 }
 
@@ -55,13 +53,7 @@ fn rows(plan: &Plan) -> Vec<Row<'_>> {
 
 /// The inventory as one JSON document.
 pub fn render_json(plan: &Plan) -> String {
-    let doc = Document {
-        tool: "svdiag",
-        version: crate::VERSION,
-        command: "inspect",
-        inputs: &plan.inputs,
-        tensors: rows(plan),
-    };
+    let doc = Document { head: crate::Head::new("inspect", &plan.inputs), tensors: rows(plan) };
     let mut s = serde_json::to_string_pretty(&doc).expect("inventory serializes");
     s.push('\n');
     s

@@ -7,15 +7,13 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use svdiag_analysis::{Analysis, Failed, InputSummary, MatrixRecord, Skipped};
+use svdiag_analysis::{Analysis, Failed, MatrixRecord, Skipped};
 use svdiag_core::{Dtype, MetricOptions};
 
 #[derive(Serialize)]
 struct Document<'a> {
-    tool: &'static str,
-    version: &'static str,
-    command: &'static str,
-    inputs: &'a [InputSummary],
+    #[serde(flatten)]
+    head: crate::Head<'a>,
     settings: Settings<'a>,
     summary: Summary,
     matrices: Vec<Record<'a>>,
@@ -109,10 +107,7 @@ impl<'a> Record<'a> {
 /// Renders the whole analysis as one pretty-printed JSON document (with a final newline).
 pub fn render(analysis: &Analysis) -> String {
     let doc = Document {
-        tool: "svdiag",
-        version: crate::VERSION,
-        command: "analyze",
-        inputs: &analysis.inputs,
+        head: crate::Head::new("analyze", &analysis.inputs),
         settings: Settings {
             metrics: analysis.options.metrics,
             filter: analysis.filter.as_deref(),

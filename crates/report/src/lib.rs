@@ -111,3 +111,18 @@ pub fn summary(analysis: &Analysis) -> String {
 pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
+
+/// The fields every JSON document of svdiag starts with.
+#[derive(serde::Serialize)]
+pub(crate) struct Head<'a> {
+    pub tool: &'static str,
+    pub version: &'static str,
+    pub command: &'static str,
+    pub inputs: &'a [svdiag_analysis::InputSummary],
+}
+
+impl<'a> Head<'a> {
+    pub(crate) fn new(command: &'static str, inputs: &'a [svdiag_analysis::InputSummary]) -> Self {
+        Self { tool: "svdiag", version: VERSION, command, inputs }
+    }
+}
