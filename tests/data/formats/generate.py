@@ -49,6 +49,37 @@ def write(path, data):
     os.replace(path + ".tmp", path)
 
 
+def write_hostile_safetensors():
+    d = os.path.join(HOSTILE, "safetensors")
+    os.makedirs(d, exist_ok=True)
+
+    def st(header, data):
+        h = json.dumps(header, separators=(",", ":")).encode() if isinstance(header, dict) else header
+        return struct.pack("<Q", len(h)) + h + data
+
+    w = {"w": {"dtype": "F32", "shape": [3, 3], "data_offsets": [0, 36]}}
+    good = st(w, bytes(36))
+    cases = {
+        "empty.safetensors": b"",
+        "not_safetensors.safetensors": b"this is a README, not a checkpoint\n",
+        "truncated.safetensors": good[:-5],
+        "trailing.safetensors": good + bytes(3),
+        "header_longer_than_file.safetensors": struct.pack("<Q", 200) + b"{}",
+        "header_not_json.safetensors": st(b'{"w": {"dtype": "F32", ', b""),
+        "header_not_utf8.safetensors": st(b"\xff\xfe{}", b""),
+        "overlapping_offsets.safetensors": st({"a": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]},
+                                               "b": {"dtype": "F32", "shape": [2, 2], "data_offsets": [8, 24]}}, bytes(24)),
+        "offsets_out_of_range.safetensors": st({"a": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}}, bytes(8)),
+        "shape_dtype_mismatch.safetensors": st({"a": {"dtype": "F32", "shape": [3, 3], "data_offsets": [0, 16]}}, bytes(16)),
+        "shape_overflow.safetensors": st({"a": {"dtype": "F32", "shape": [2**32, 2**32, 16], "data_offsets": [0, 16]}}, bytes(16)),
+        "unknown_dtype.safetensors": st({"a": {"dtype": "Q4", "shape": [2, 2], "data_offsets": [0, 16]}}, bytes(16)),
+        "nan_matrix.safetensors": st({"a": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}},
+                                     np.array([1, np.nan, 0, 1], dtype="<f4").tobytes()),
+    }
+    for name, data in cases.items():
+        write(os.path.join(d, name), data)
+
+
 def write_pytorch(arrays):
     """The same weights as torch.save would write them (zip and legacy), plus the shapes of real
     training checkpoints: a state dict nested under "model" beside plain data, parameters, a
@@ -143,6 +174,7 @@ def main():
     np.save(os.path.join(HERE, "gauss_f64_fortran.npy"), np.asfortranarray(arrays["gauss_f64"]))
     np.save(os.path.join(HERE, "conv_f32_bigendian.npy"), np.asfortranarray(arrays["conv_f32"].astype(">f4")))
     write_pytorch(arrays)
+    write_hostile_safetensors()
     # zip timestamps make .npz bytes vary; the contents are what matters
     with open(os.path.join(HERE, "MANIFEST.json"), "w") as f:
         json.dump({"generator": "tests/data/formats/generate.py", "numpy": np.__version__,
