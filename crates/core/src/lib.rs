@@ -26,6 +26,8 @@ pub mod error;
 pub mod matrix;
 pub mod metrics;
 pub mod naming;
+pub mod simplex;
+pub mod special;
 pub mod spectrum;
 
 pub use dtype::Dtype;
