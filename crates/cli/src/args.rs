@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use svdiag_core::{Normalization, RenyiOrder};
-use svdiag_report::{Format, METRIC_FIELDS};
+use svdiag_report::{Format, BASELINE_FIELDS, METRIC_FIELDS};
 
 /// Spectral diagnostics of neural-network checkpoints.
 ///
@@ -28,6 +28,32 @@ pub enum Command {
     /// List the tensors of checkpoints (format, dtype, shape, what `analyze` would do) without
     /// computing anything.
     Inspect(InspectArgs),
+    /// Where the entropy of a uniformly random distribution on n points lies: exact values, the
+    /// seed document's approximations, and a Monte Carlo estimate.
+    Theory(TheoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TheoryArgs {
+    /// Number of points (singular values).
+    #[arg(long, value_parser = parse_threads, value_name = "N")]
+    pub n: usize,
+
+    /// Rényi order: a number ≥ 0 or 'inf'.
+    #[arg(long, default_value = "2", value_name = "Q", allow_negative_numbers = true)]
+    pub q: RenyiOrder,
+
+    /// Monte Carlo samples (random points of the simplex).
+    #[arg(long, default_value = "10000", value_name = "K", value_parser = parse_threads)]
+    pub samples: usize,
+
+    /// Seed of the Monte Carlo generator.
+    #[arg(long, default_value = "0", value_name = "S")]
+    pub seed: u64,
+
+    /// Output format [default: table on a terminal, else json].
+    #[arg(short, long, value_parser = parse_format, value_name = "table|json")]
+    pub format: Option<Format>,
 }
 
 #[derive(Debug, Args)]
@@ -126,10 +152,10 @@ fn parse_threads(s: &str) -> Result<usize, String> {
 }
 
 fn parse_column(s: &str) -> Result<String, String> {
-    if METRIC_FIELDS.contains(&s) {
+    if METRIC_FIELDS.contains(&s) || BASELINE_FIELDS.contains(&s) {
         Ok(s.to_string())
     } else {
-        Err(format!("unknown metric '{s}' (one of: {})", METRIC_FIELDS.join(", ")))
+        Err(format!("unknown metric '{s}' (one of: {}, {})", METRIC_FIELDS.join(", "), BASELINE_FIELDS.join(", ")))
     }
 }
 
@@ -141,7 +167,7 @@ mod tests {
         let cli = Cli::try_parse_from(["svdiag", "analyze"].iter().chain(args))?;
         match cli.command {
             Command::Analyze(a) => Ok(a),
-            Command::Inspect(_) => unreachable!("parsed analyze"),
+            _ => unreachable!("parsed analyze"),
         }
     }
 

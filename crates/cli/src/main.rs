@@ -20,7 +20,7 @@ use clap::Parser;
 use svdiag_analysis::{analyze, AnalysisOptions, Plan};
 use svdiag_report::Format;
 
-use crate::args::{AnalyzeArgs, Cli, Command, InspectArgs};
+use crate::args::{AnalyzeArgs, Cli, Command, InspectArgs, TheoryArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         }
         Command::Analyze(args) => run_analyze(args),
         Command::Inspect(args) => run_inspect(args),
+        Command::Theory(args) => run_theory(args),
     };
     match result {
         Ok(code) => code,
@@ -98,6 +99,28 @@ fn run_inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
     };
     let text =
         if table { svdiag_report::inspect::render_table(&plan) } else { svdiag_report::inspect::render_json(&plan) };
+    output::write_stdout(text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_theory(args: TheoryArgs) -> anyhow::Result<ExitCode> {
+    const MAX_DRAWS: usize = 2_000_000_000;
+    if args.n.saturating_mul(args.samples) > MAX_DRAWS {
+        anyhow::bail!(
+            "--n {} × --samples {} is over {MAX_DRAWS} random draws; use fewer samples (the standard errors shrink as 1/√samples)",
+            args.n,
+            args.samples
+        );
+    }
+    let theory = svdiag_report::theory::Theory::compute(args.n, args.q, args.samples, args.seed);
+    let table = match args.format {
+        Some(Format::Table) => true,
+        Some(Format::Json) => false,
+        Some(Format::Csv) => anyhow::bail!("theory writes table or json, not csv"),
+        None => std::io::stdout().is_terminal(),
+    };
+    let text =
+        if table { svdiag_report::theory::render_table(&theory) } else { svdiag_report::theory::render_json(&theory) };
     output::write_stdout(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }

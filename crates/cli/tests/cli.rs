@@ -440,6 +440,29 @@ fn split_gates_analyze_each_block_of_rows() {
     assert_eq!(plain["summary"]["matrices"], 2);
 }
 
+/// `svdiag theory` reproduces the seed document's claims and says where its approximations are off.
+#[test]
+fn theory_exact_approximate_and_monte_carlo() {
+    let out = run(&reference_dir(), &["theory", "--n", "10", "--samples", "4000", "--seed", "1", "-f", "table"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    insta::assert_snapshot!("theory_table", out.stdout);
+    let out = run(&reference_dir(), &["theory", "--n", "1000", "--q", "2", "--samples", "2000", "-f", "json"]);
+    let t: Value = serde_json::from_str(&out.stdout).unwrap();
+    let n = 1000f64;
+    // E[H] = H_n − 1; the document: log n − (1 − γ); q = 2: log(n/2) and 1/n
+    let harmonic: f64 = (1..=1000).map(|k| 1.0 / k as f64).sum();
+    assert!((t["shannon_mean_exact"].as_f64().unwrap() - (harmonic - 1.0)).abs() < 1e-12);
+    assert!((t["shannon_mean_approx"].as_f64().unwrap() - (n.ln() - (1.0 - 0.577_215_664_901_532_9))).abs() < 1e-12);
+    assert!((t["renyi_mean_approx"].as_f64().unwrap() - (n / 2.0).ln()).abs() < 1e-12);
+    assert!((t["renyi_var_approx"].as_f64().unwrap() - 1.0 / n).abs() < 1e-15);
+    let mc = &t["monte_carlo"]["shannon_mean"];
+    let z = (mc["value"].as_f64().unwrap() - t["shannon_mean_exact"].as_f64().unwrap()) / mc["se"].as_f64().unwrap();
+    assert!(z.abs() < 4.0, "Monte Carlo {z} s.e. from the exact mean");
+    let too_many = run(&reference_dir(), &["theory", "--n", "1000000", "--samples", "100000"]);
+    assert_eq!(too_many.code, 2);
+    assert!(too_many.stderr.contains("random draws"), "{}", too_many.stderr);
+}
+
 #[test]
 fn usage_errors_exit_2() {
     let out = run(&reference_dir(), &["analyze"]);

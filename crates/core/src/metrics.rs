@@ -130,6 +130,11 @@ pub const METRIC_FIELDS: [&str; 12] = [
     "l12_norm",
 ];
 
+/// Where the entropy of a uniformly random distribution over the `r` singular values lies
+/// (SCIENCE.md §3), and how far this matrix is from it, in standard deviations.
+pub const BASELINE_FIELDS: [&str; 4] =
+    ["entropy_typical", "entropy_zscore", "renyi_entropy_typical", "renyi_entropy_zscore"];
+
 /// The metrics of one matrix. `None` (or a non-finite `condition_number`) comes with an entry in
 /// [`Metrics::undefined`] that says why.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,6 +163,14 @@ pub struct Metrics {
     pub numerical_rank: usize,
     /// `Σ_j ‖W_{:,j}‖₂`.
     pub l12_norm: f64,
+    /// `E[H]` for a uniformly random point of the `r`-simplex: `ψ(r+1) − ψ(2)` (exact).
+    pub entropy_typical: Option<f64>,
+    /// `(H − E[H]) / sd[H]`, with the exact standard deviation.
+    pub entropy_zscore: Option<f64>,
+    /// The seed document's approximation of `E[H_q]` for a random point of the `r`-simplex.
+    pub renyi_entropy_typical: Option<f64>,
+    /// `(H_q − E[H_q]) / sd[H_q]` with the document's variance approximation.
+    pub renyi_entropy_zscore: Option<f64>,
     /// Reasons for every metric without a finite value.
     pub undefined: Vec<Undefined>,
 }
@@ -194,7 +207,15 @@ impl Metrics {
         };
         let effective_rank = entropy.map(f64::exp);
         if p.is_none() {
-            for field in ["entropy", "renyi_entropy", "kl_uniform", "normalized_entropy", "effective_rank"] {
+            for field in [
+                "entropy",
+                "renyi_entropy",
+                "kl_uniform",
+                "normalized_entropy",
+                "effective_rank",
+                "entropy_zscore",
+                "renyi_entropy_zscore",
+            ] {
                 undefined.push(Undefined { field, reason: ZERO_MATRIX });
             }
         }
@@ -214,7 +235,36 @@ impl Metrics {
             (None, None)
         };
 
+        let (h_mean, h_var) = crate::simplex::shannon_moments(r);
+        let (hq_mean, hq_var) = crate::simplex::renyi_approx(r, options.q.get());
+        let zscore =
+            |value: Option<f64>, mean: f64, var: Option<f64>, field: &'static str, undefined: &mut Vec<Undefined>| {
+                let value = value?;
+                // one singular value: the "random" distribution is the point mass, without spread
+                let var = if r < 2 { Some(0.0) } else { var };
+                match var {
+                    Some(v) if v > 0.0 => Some((value - mean) / v.sqrt()),
+                    Some(_) => {
+                        undefined.push(Undefined {
+                            field,
+                            reason: "the random-simplex entropy has no spread here (r = 1 or q = 0)",
+                        });
+                        None
+                    }
+                    None => {
+                        undefined.push(Undefined { field, reason: "no variance approximation for q = ∞" });
+                        None
+                    }
+                }
+            };
+        let entropy_zscore = zscore(entropy, h_mean, Some(h_var), "entropy_zscore", &mut undefined);
+        let renyi_entropy_zscore = zscore(renyi_entropy, hq_mean, hq_var, "renyi_entropy_zscore", &mut undefined);
+        let has_r = r > 0;
         Self {
+            entropy_typical: has_r.then_some(h_mean),
+            entropy_zscore,
+            renyi_entropy_typical: has_r.then_some(hq_mean),
+            renyi_entropy_zscore,
             entropy,
             renyi_entropy,
             kl_uniform,
@@ -247,6 +297,10 @@ impl Metrics {
             "condition_number" => self.condition_number,
             "numerical_rank" => Some(self.numerical_rank as f64),
             "l12_norm" => Some(self.l12_norm),
+            "entropy_typical" => self.entropy_typical,
+            "entropy_zscore" => self.entropy_zscore,
+            "renyi_entropy_typical" => self.renyi_entropy_typical,
+            "renyi_entropy_zscore" => self.renyi_entropy_zscore,
             _ => None,
         }
     }

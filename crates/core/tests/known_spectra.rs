@@ -71,6 +71,13 @@ fn check(m: usize, n: usize, s: &[f64], seed: u64) {
     let cols: f64 = (0..n).map(|j| (0..m).map(|i| w.as_slice()[i * n + j].powi(2)).sum::<f64>().sqrt()).sum();
     close("l12_norm", metrics.l12_norm, cols);
     assert!(metrics.undefined.is_empty(), "{:?}", metrics.undefined);
+    // the random-simplex baseline: the exact moments for r, and the z-score derived from them
+    let (mean, var) = svdiag_core::simplex::shannon_moments(s.len());
+    assert_eq!(metrics.entropy_typical, Some(mean));
+    close("entropy_zscore", metrics.entropy_zscore.unwrap(), (e.entropy - mean) / var.sqrt());
+    let (qmean, qvar) = svdiag_core::simplex::renyi_approx(s.len(), 2.0);
+    assert_eq!(metrics.renyi_entropy_typical, Some(qmean));
+    close("renyi_entropy_zscore", metrics.renyi_entropy_zscore.unwrap(), (e.renyi2 - qmean) / qvar.unwrap().sqrt());
 }
 
 fn geometric(r: usize, ratio: f64) -> Vec<f64> {
@@ -104,6 +111,11 @@ fn flat_spectrum_is_maximal_entropy() {
     assert!(m.kl_uniform.unwrap().abs() < 1e-13);
     assert!((m.normalized_entropy.unwrap() - 1.0).abs() < 1e-13);
     assert!((m.effective_rank.unwrap() - 30.0).abs() < 1e-11);
+    // a flat spectrum is far above where a random distribution's entropy lies
+    let (mean, var) = svdiag_core::simplex::shannon_moments(30);
+    assert_eq!(m.entropy_typical, Some(mean));
+    assert!(rel(m.entropy_zscore.unwrap(), (30f64.ln() - mean) / var.sqrt()) < 1e-10);
+    assert!(m.entropy_zscore.unwrap() > 2.0);
 }
 
 #[test]
@@ -119,8 +131,8 @@ fn one_by_n_and_n_by_one() {
         assert_eq!(met.kl_uniform, Some(0.0));
         assert_eq!(met.effective_rank, Some(1.0));
         assert_eq!(met.normalized_entropy, None);
-        assert_eq!(met.undefined.len(), 1);
-        assert_eq!(met.undefined[0].field, "normalized_entropy");
+        let fields: Vec<&str> = met.undefined.iter().map(|u| u.field).collect();
+        assert_eq!(fields, ["normalized_entropy", "entropy_zscore", "renyi_entropy_zscore"]);
         assert_eq!(met.condition_number, Some(1.0));
         assert_eq!(met.numerical_rank, 1);
     }
@@ -170,6 +182,8 @@ fn zero_matrix_has_defined_norms_and_reasons_for_the_rest() {
             "kl_uniform",
             "normalized_entropy",
             "effective_rank",
+            "entropy_zscore",
+            "renyi_entropy_zscore",
             "stable_rank",
             "condition_number"
         ]

@@ -5,7 +5,7 @@
 //! An infinite value is written `inf`; an undefined one is left empty.
 
 use svdiag_analysis::Analysis;
-use svdiag_core::metrics::METRIC_FIELDS;
+use svdiag_core::metrics::{BASELINE_FIELDS, METRIC_FIELDS};
 
 const IDENTITY: [&str; 12] =
     ["name", "file", "dtype", "shape", "rows", "cols", "reshaped", "gate", "role", "layer", "normalization", "q"];
@@ -13,7 +13,8 @@ const IDENTITY: [&str; 12] =
 /// Renders the matrices as CSV (header line included).
 pub fn render(analysis: &Analysis) -> String {
     let mut w = ::csv::WriterBuilder::new().terminator(::csv::Terminator::Any(b'\n')).from_writer(Vec::new());
-    let header: Vec<&str> = IDENTITY.iter().chain(METRIC_FIELDS.iter()).copied().collect();
+    let fields: Vec<&str> = METRIC_FIELDS.iter().chain(BASELINE_FIELDS.iter()).copied().collect();
+    let header: Vec<&str> = IDENTITY.iter().chain(fields.iter()).copied().collect();
     w.write_record(&header).expect("write to memory");
     let opts = analysis.options.metrics;
     for r in &analysis.matrices {
@@ -31,7 +32,7 @@ pub fn render(analysis: &Analysis) -> String {
             opts.normalization.to_string(),
             opts.q.to_string(),
         ];
-        for f in METRIC_FIELDS {
+        for &f in &fields {
             row.push(match r.metrics.get(f) {
                 Some(v) if v.is_infinite() => "inf".to_string(),
                 Some(v) if f == "numerical_rank" => format!("{}", v as u64),

@@ -63,6 +63,10 @@ struct Record<'a> {
     condition_number: Option<f64>,
     numerical_rank: usize,
     l12_norm: f64,
+    entropy_typical: Option<f64>,
+    entropy_zscore: Option<f64>,
+    renyi_entropy_typical: Option<f64>,
+    renyi_entropy_zscore: Option<f64>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     undefined: BTreeMap<&'static str, &'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -98,6 +102,10 @@ impl<'a> Record<'a> {
             condition_number: finite(m.condition_number),
             numerical_rank: m.numerical_rank,
             l12_norm: m.l12_norm,
+            entropy_typical: finite(m.entropy_typical),
+            entropy_zscore: finite(m.entropy_zscore),
+            renyi_entropy_typical: finite(m.renyi_entropy_typical),
+            renyi_entropy_zscore: finite(m.renyi_entropy_zscore),
             undefined: m.undefined.iter().map(|u| (u.field, u.reason)).collect(),
             singular_values: r.singular_values.as_deref(),
         }

@@ -10,11 +10,12 @@ pub mod csv;
 pub mod inspect;
 pub mod json;
 pub mod table;
+pub mod theory;
 
 use std::str::FromStr;
 
 pub use svdiag_analysis::Analysis;
-pub use svdiag_core::metrics::METRIC_FIELDS;
+pub use svdiag_core::metrics::{BASELINE_FIELDS, METRIC_FIELDS};
 
 /// Output formats of `svdiag analyze`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
