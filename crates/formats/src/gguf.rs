@@ -263,7 +263,8 @@ impl GgufFile {
             if offset % alignment != 0 {
                 return Err(bad(format!("tensor '{name}': data offset {offset} is not aligned to {alignment}")));
             }
-            if offset.checked_add(len as u64).is_none_or(|end| end > data_len) {
+            // the data section itself may start past the end of a truncated file (found by fuzzing)
+            if data_start > map.len() as u64 || offset.checked_add(len as u64).is_none_or(|end| end > data_len) {
                 return Err(bad(format!(
                     "tensor '{name}': {len} bytes at data offset {offset} run past the end of the file ({data_len} data bytes)"
                 )));
