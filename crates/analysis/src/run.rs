@@ -16,7 +16,13 @@ pub struct AnalysisOptions {
     pub keep_spectrum: bool,
     /// Worker threads; `None` = all cores.
     pub threads: Option<usize>,
+    /// `--quick`: only the metrics that need no eigen-decomposition (see `svdiag_core::quick`).
+    pub quick: bool,
 }
+
+/// Relative convergence tolerance of the Lanczos spectral norm in quick mode (the contract is
+/// 1e-6 of the exact value; Lanczos converges far past it at this setting).
+pub const QUICK_TOLERANCE: f64 = 1e-13;
 
 /// Progress callbacks, called from worker threads.
 pub trait Progress: Sync {
@@ -181,8 +187,12 @@ fn analyze_one(plan: &Plan, task: &Task, options: &AnalysisOptions) -> Result<Ma
         Err(e) => return Err(failed(info, &file, e.to_string())),
     }
     .map_err(fail)?;
-    let spectrum = Spectrum::of(&matrix).map_err(fail)?;
-    let metrics = Metrics::compute(&spectrum, matrix.l12_norm(), &options.metrics);
+    let (metrics, spectrum) = if options.quick {
+        (Metrics::quick(&matrix, &options.metrics, QUICK_TOLERANCE), None)
+    } else {
+        let spectrum = Spectrum::of(&matrix).map_err(fail)?;
+        (Metrics::compute(&spectrum, matrix.l12_norm(), &options.metrics), Some(spectrum))
+    };
     Ok(MatrixRecord {
         name: info.name.clone(),
         file,
@@ -194,7 +204,7 @@ fn analyze_one(plan: &Plan, task: &Task, options: &AnalysisOptions) -> Result<Ma
         gate_row: task.gate.map_or(0, |g| g.first_row),
         identity: TensorIdentity::from_name(&info.name, info.shape.len()),
         metrics,
-        singular_values: options.keep_spectrum.then(|| spectrum.values().to_vec()),
+        singular_values: spectrum.filter(|_| options.keep_spectrum).map(|s| s.values().to_vec()),
     })
 }
 

@@ -24,8 +24,12 @@ fn reference() -> Value {
 
 fn run(normalization: Normalization, q: RenyiOrder) -> Vec<MatrixRecord> {
     let plan = Plan::new(&[data("reference.safetensors")], None).unwrap();
-    let options =
-        AnalysisOptions { metrics: MetricOptions { normalization, q }, keep_spectrum: true, threads: Some(2) };
+    let options = AnalysisOptions {
+        metrics: MetricOptions { normalization, q },
+        keep_spectrum: true,
+        threads: Some(2),
+        quick: false,
+    };
     let a = analyze(&plan, &options, &NoProgress);
     assert!(a.failed.is_empty(), "{:?}", a.failed);
     a.matrices
@@ -135,7 +139,7 @@ fn zero_matrix_is_analyzed_with_reasons_not_failed() {
     let recs = run(Normalization::Sigma, RenyiOrder::default());
     let z = recs.iter().find(|r| r.name == "zeros_f32").unwrap();
     assert_eq!(z.metrics.spectral_norm, 0.0);
-    assert_eq!(z.metrics.numerical_rank, 0);
+    assert_eq!(z.metrics.numerical_rank, Some(0));
     assert!(z.metrics.entropy.is_none());
     assert!(z.metrics.undefined.iter().any(|u| u.field == "entropy" && u.reason.contains("zero matrix")));
 }
@@ -164,4 +168,42 @@ fn results_do_not_depend_on_the_thread_count() {
     let four =
         analyze(&plan, &AnalysisOptions { threads: Some(4), keep_spectrum: true, ..Default::default() }, &NoProgress);
     assert_eq!(one.matrices, four.matrices);
+}
+
+/// `--quick` against the exact path on every reference matrix: exact where it should be exact
+/// (`frobenius_norm`, `l12_norm`, the energy Rényi-2 entropy from ‖WᵀW‖_F), ≤1e-6 relative for the
+/// Lanczos spectral norm and the stable rank (the contract; in practice ~1e-12), and nothing else.
+#[test]
+fn quick_mode_agrees_with_exact() {
+    let plan = Plan::new(&[data("reference.safetensors")], None).unwrap();
+    let metrics = MetricOptions { normalization: Normalization::Energy, q: RenyiOrder::default() };
+    let exact = analyze(&plan, &AnalysisOptions { metrics, ..Default::default() }, &NoProgress);
+    let quick = analyze(&plan, &AnalysisOptions { metrics, quick: true, ..Default::default() }, &NoProgress);
+    assert_eq!(exact.matrices.len(), quick.matrices.len());
+    let mut worst_sigma = 0.0f64;
+    for (e, q) in exact.matrices.iter().zip(&quick.matrices) {
+        assert_eq!(e.name, q.name);
+        let (e, q, name) = (&e.metrics, &q.metrics, &e.name);
+        let rel = |a: f64, b: f64| if b == 0.0 { a.abs() } else { (a - b).abs() / b.abs() };
+        assert!(rel(q.frobenius_norm, e.frobenius_norm) < 1e-12, "{name} frobenius");
+        assert!(rel(q.l12_norm, e.l12_norm) < 1e-15, "{name} l12");
+        let rs = rel(q.spectral_norm, e.spectral_norm);
+        assert!(rs < 1e-6, "{name} spectral_norm {} vs {} ({rs:e})", q.spectral_norm, e.spectral_norm);
+        worst_sigma = worst_sigma.max(rs);
+        match (q.stable_rank, e.stable_rank) {
+            (Some(a), Some(b)) => assert!(rel(a, b) < 1e-6, "{name} stable_rank"),
+            (None, None) => {}
+            other => panic!("{name} stable_rank {other:?}"),
+        }
+        match (q.renyi_entropy, e.renyi_entropy) {
+            (Some(a), Some(b)) => assert!((a - b).abs() < 1e-10 * b.abs().max(1.0), "{name} renyi {a} vs {b}"),
+            (None, None) => {}
+            other => panic!("{name} renyi_entropy {other:?}"),
+        }
+        for field in ["entropy", "kl_uniform", "nuclear_norm", "condition_number", "numerical_rank", "entropy_zscore"] {
+            assert_eq!(q.get(field), None, "{name} {field} is not a quick metric");
+            assert!(q.undefined.iter().any(|u| u.field == field), "{name} {field} has a reason");
+        }
+    }
+    assert!(worst_sigma < 1e-10, "Lanczos converges well past the contract: {worst_sigma:e}");
 }

@@ -115,8 +115,14 @@ pub struct AnalyzeArgs {
     pub q: RenyiOrder,
 
     /// Include every matrix's singular values in the JSON.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "quick")]
     pub spectrum: bool,
+
+    /// Only the metrics that need no eigen-decomposition, for frequent monitoring:
+    /// frobenius_norm, l12_norm (exact), spectral_norm (Lanczos, ≤1e-6 relative), stable_rank, and
+    /// renyi_entropy with --normalization energy --q 2 (exact from ‖WᵀW‖_F).
+    #[arg(long)]
+    pub quick: bool,
 
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_name = "N", value_parser = parse_threads)]

@@ -63,6 +63,7 @@ fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         metrics: svdiag_core::MetricOptions { normalization: args.normalization, q: args.q },
         keep_spectrum: args.spectrum,
         threads: args.threads,
+        quick: args.quick,
     };
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let progress = progress::Bar::new(show_progress);

@@ -464,6 +464,26 @@ fn theory_exact_approximate_and_monte_carlo() {
 }
 
 #[test]
+fn quick_mode_says_what_it_computed() {
+    let out =
+        run(&reference_dir(), &["analyze", "reference.safetensors", "--quick", "-f", "json", "--filter", "gauss_f32"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["settings"]["mode"], "quick");
+    assert_eq!(
+        doc["settings"]["quick_metrics"],
+        json!(["frobenius_norm", "spectral_norm", "stable_rank", "l12_norm", "renyi_entropy"])
+    );
+    let m = &doc["matrices"][0];
+    assert!(m["spectral_norm"].is_number() && m["stable_rank"].is_number());
+    assert!(m["entropy"].is_null() && m["nuclear_norm"].is_null() && m["numerical_rank"].is_null());
+    assert!(m["undefined"]["entropy"].as_str().unwrap().contains("--quick"));
+    assert!(out.stderr.contains("--quick: computed frobenius_norm, spectral_norm, stable_rank, l12_norm"));
+    let both = run(&reference_dir(), &["analyze", "reference.safetensors", "--quick", "--spectrum"]);
+    assert_eq!(both.code, 2);
+}
+
+#[test]
 fn usage_errors_exit_2() {
     let out = run(&reference_dir(), &["analyze"]);
     assert_eq!(out.code, 2);

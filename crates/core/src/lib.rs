@@ -17,7 +17,7 @@
 //! assert_eq!(spectrum.values(), &[4.0, 3.0]);
 //! let metrics = Metrics::compute(&spectrum, matrix.l12_norm(), &MetricOptions::default());
 //! assert_eq!(metrics.spectral_norm, 4.0);
-//! assert!((metrics.nuclear_norm - 7.0).abs() < 1e-15);
+//! assert!((metrics.nuclear_norm.unwrap() - 7.0).abs() < 1e-15);
 //! ```
 #![deny(missing_docs)]
 
@@ -26,6 +26,7 @@ pub mod error;
 pub mod matrix;
 pub mod metrics;
 pub mod naming;
+pub mod quick;
 pub mod simplex;
 pub mod special;
 pub mod spectrum;

@@ -155,12 +155,12 @@ pub struct Metrics {
     pub spectral_norm: f64,
     /// `√Σσ_i²`.
     pub frobenius_norm: f64,
-    /// `Σσ_i`.
-    pub nuclear_norm: f64,
+    /// `Σσ_i` (`None` only in `--quick` mode).
+    pub nuclear_norm: Option<f64>,
     /// `σ_1 / σ_r`; `Some(∞)` when `σ_r = 0 < σ_1`, `None` for the zero matrix.
     pub condition_number: Option<f64>,
-    /// `#{σ_i > σ_1 · max(m,n) · ε_f64}`.
-    pub numerical_rank: usize,
+    /// `#{σ_i > σ_1 · max(m,n) · ε_f64}` (`None` only in `--quick` mode).
+    pub numerical_rank: Option<usize>,
     /// `Σ_j ‖W_{:,j}‖₂`.
     pub l12_norm: f64,
     /// `E[H]` for a uniformly random point of the `r`-simplex: `ψ(r+1) − ψ(2)` (exact).
@@ -273,10 +273,64 @@ impl Metrics {
             stable_rank,
             spectral_norm: sigma_max,
             frobenius_norm: energy.sqrt(),
-            nuclear_norm: nuclear,
+            nuclear_norm: Some(nuclear),
             condition_number,
-            numerical_rank,
+            numerical_rank: Some(numerical_rank),
             l12_norm,
+            undefined,
+        }
+    }
+
+    /// The `--quick` metrics (see [`crate::quick`]): exact `frobenius_norm` and `l12_norm`,
+    /// `spectral_norm` to a relative `tol` by Lanczos, `stable_rank` from both, and
+    /// `renyi_entropy` exactly when the settings ask for the `energy` Rényi-2 entropy. Every other
+    /// field is `None` with the reason "not computed by --quick".
+    pub fn quick(matrix: &crate::Matrix, options: &MetricOptions, tol: f64) -> Self {
+        const NOT_QUICK: &str = "not computed by --quick (it needs the full spectrum)";
+        let sum2: f64 = matrix.as_slice().iter().map(|x| x * x).sum();
+        let sigma_max = crate::quick::spectral_norm(matrix, tol);
+        let mut undefined = Vec::new();
+        let energy_renyi2 = options.normalization == Normalization::Energy && options.q.get() == 2.0;
+        let renyi_entropy = if !energy_renyi2 {
+            undefined.push(Undefined {
+                field: "renyi_entropy",
+                reason: "--quick computes renyi_entropy only for --normalization energy --q 2",
+            });
+            None
+        } else if sum2 > 0.0 {
+            Some(-(crate::quick::sum_sigma4(matrix) / (sum2 * sum2)).ln())
+        } else {
+            undefined.push(Undefined { field: "renyi_entropy", reason: ZERO_MATRIX });
+            None
+        };
+        let stable_rank = if sigma_max > 0.0 {
+            Some(sum2 / (sigma_max * sigma_max))
+        } else {
+            undefined.push(Undefined { field: "stable_rank", reason: "spectral norm is 0 (zero matrix)" });
+            None
+        };
+        for field in METRIC_FIELDS.iter().chain(BASELINE_FIELDS.iter()) {
+            if !crate::quick::QUICK_FIELDS.contains(field) {
+                undefined.push(Undefined { field, reason: NOT_QUICK });
+            }
+        }
+        Self {
+            entropy: None,
+            renyi_entropy,
+            kl_uniform: None,
+            normalized_entropy: None,
+            effective_rank: None,
+            stable_rank,
+            spectral_norm: sigma_max,
+            frobenius_norm: sum2.sqrt(),
+            nuclear_norm: None,
+            condition_number: None,
+            numerical_rank: None,
+            l12_norm: matrix.l12_norm(),
+            entropy_typical: None,
+            entropy_zscore: None,
+            renyi_entropy_typical: None,
+            renyi_entropy_zscore: None,
             undefined,
         }
     }
@@ -293,9 +347,9 @@ impl Metrics {
             "stable_rank" => self.stable_rank,
             "spectral_norm" => Some(self.spectral_norm),
             "frobenius_norm" => Some(self.frobenius_norm),
-            "nuclear_norm" => Some(self.nuclear_norm),
+            "nuclear_norm" => self.nuclear_norm,
             "condition_number" => self.condition_number,
-            "numerical_rank" => Some(self.numerical_rank as f64),
+            "numerical_rank" => self.numerical_rank.map(|r| r as f64),
             "l12_norm" => Some(self.l12_norm),
             "entropy_typical" => self.entropy_typical,
             "entropy_zscore" => self.entropy_zscore,

@@ -58,7 +58,7 @@ fn check(m: usize, n: usize, s: &[f64], seed: u64) {
     close("stable_rank", metrics.stable_rank.unwrap(), e.stable_rank);
     close("spectral_norm", metrics.spectral_norm, s[0]);
     close("frobenius_norm", metrics.frobenius_norm, e.frobenius);
-    close("nuclear_norm", metrics.nuclear_norm, e.nuclear);
+    close("nuclear_norm", metrics.nuclear_norm.unwrap(), e.nuclear);
     let smin = *s.last().unwrap();
     let kappa = s[0] / smin;
     let cond = metrics.condition_number.unwrap();
@@ -66,7 +66,7 @@ fn check(m: usize, n: usize, s: &[f64], seed: u64) {
     assert!(rel(cond, kappa) <= cond_tol, "{m}×{n} condition_number {cond:e} vs {kappa:e} (rel tol {cond_tol:e})");
     let tol = s[0] * (m.max(n) as f64) * f64::EPSILON;
     let rank = s.iter().filter(|&&x| x > tol).count();
-    assert_eq!(metrics.numerical_rank, rank, "{m}×{n} numerical_rank");
+    assert_eq!(metrics.numerical_rank, Some(rank), "{m}×{n} numerical_rank");
     // l12 from the columns, computed here directly
     let cols: f64 = (0..n).map(|j| (0..m).map(|i| w.as_slice()[i * n + j].powi(2)).sum::<f64>().sqrt()).sum();
     close("l12_norm", metrics.l12_norm, cols);
@@ -134,7 +134,7 @@ fn one_by_n_and_n_by_one() {
         let fields: Vec<&str> = met.undefined.iter().map(|u| u.field).collect();
         assert_eq!(fields, ["normalized_entropy", "entropy_zscore", "renyi_entropy_zscore"]);
         assert_eq!(met.condition_number, Some(1.0));
-        assert_eq!(met.numerical_rank, 1);
+        assert_eq!(met.numerical_rank, Some(1));
     }
 }
 
@@ -146,7 +146,7 @@ fn rank_deficient() {
     let w = with_spectrum(20, 30, &s, 11);
     let sp = Spectrum::of(&w).unwrap();
     let met = Metrics::compute(&sp, w.l12_norm(), &MetricOptions::default());
-    assert_eq!(met.numerical_rank, 5);
+    assert_eq!(met.numerical_rank, Some(5));
     let e = expected(&s);
     assert!(rel(met.entropy.unwrap(), e.entropy) < 1e-12);
     assert!(rel(met.kl_uniform.unwrap(), 20f64.ln() - e.entropy) < 1e-12);
@@ -161,15 +161,15 @@ fn exact_zero_singular_value_gives_infinite_condition_number() {
     assert_eq!(met.condition_number, Some(f64::INFINITY));
     assert_eq!(met.undefined.len(), 1);
     assert_eq!(met.undefined[0].field, "condition_number");
-    assert_eq!(met.numerical_rank, 1);
+    assert_eq!(met.numerical_rank, Some(1));
 }
 
 #[test]
 fn zero_matrix_has_defined_norms_and_reasons_for_the_rest() {
     let w = svdiag_core::Matrix::from_row_major(vec![0.0; 12], 3, 4).unwrap();
     let met = Metrics::compute(&Spectrum::of(&w).unwrap(), w.l12_norm(), &MetricOptions::default());
-    assert_eq!((met.spectral_norm, met.frobenius_norm, met.nuclear_norm, met.l12_norm), (0.0, 0.0, 0.0, 0.0));
-    assert_eq!(met.numerical_rank, 0);
+    assert_eq!((met.spectral_norm, met.frobenius_norm, met.nuclear_norm, met.l12_norm), (0.0, 0.0, Some(0.0), 0.0));
+    assert_eq!(met.numerical_rank, Some(0));
     assert_eq!(met.entropy, None);
     assert_eq!(met.stable_rank, None);
     assert_eq!(met.condition_number, None);
@@ -216,4 +216,25 @@ fn energy_normalization_and_renyi_orders() {
     let fro2: f64 = w.as_slice().iter().map(|x| x * x).sum();
     let sum4: f64 = s.iter().map(|x| x.powi(4)).sum();
     assert!(rel(renyi(&p, 2.0), -(sum4 / (fro2 * fro2)).ln()) < 1e-12);
+}
+
+/// The Lanczos spectral norm of `--quick` on known spectra: tall, wide, square, a flat spectrum
+/// (σ_1 = σ_2 = …, the hardest case for power iteration) and a tight top gap.
+#[test]
+fn lanczos_spectral_norm_on_known_spectra() {
+    let cases: Vec<(usize, usize, Vec<f64>)> = vec![
+        (60, 20, geometric(20, 1e-3)),
+        (20, 60, geometric(20, 1e-3)),
+        (40, 40, vec![3.0; 40]),
+        (50, 30, (0..30).map(|i| 2.0 - 1e-6 * i as f64).collect()),
+        (8, 27, geometric(8, 0.5)),
+    ];
+    for (m, n, s) in cases {
+        let w = with_spectrum(m, n, &s, 21);
+        let got = svdiag_core::quick::spectral_norm(&w, 1e-13);
+        assert!(rel(got, s[0]) < 1e-12, "{m}×{n}: {got} vs {}", s[0]);
+        // Σσ⁴ from the Gram matrix
+        let s4: f64 = s.iter().map(|x| x.powi(4)).sum();
+        assert!(rel(svdiag_core::quick::sum_sigma4(&w), s4) < 1e-12, "{m}×{n} Σσ⁴");
+    }
 }

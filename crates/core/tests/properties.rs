@@ -46,9 +46,9 @@ proptest! {
         let er = m.effective_rank.unwrap();
         prop_assert!(er >= 1.0 - 1e-12 && er <= r + 1e-9);
         let sr = m.stable_rank.unwrap();
-        prop_assert!(sr >= 1.0 - 1e-12 && sr <= m.numerical_rank as f64 + 1e-9);
+        prop_assert!(sr >= 1.0 - 1e-12 && sr <= m.numerical_rank.unwrap() as f64 + 1e-9);
         prop_assert!(m.spectral_norm <= m.frobenius_norm * (1.0 + 1e-12));
-        prop_assert!(m.frobenius_norm <= m.nuclear_norm * (1.0 + 1e-12));
+        prop_assert!(m.frobenius_norm <= m.nuclear_norm.unwrap() * (1.0 + 1e-12));
         prop_assert!(m.condition_number.unwrap() >= 1.0);
         // ‖W‖_F from the entries equals √Σσ²
         let fro = w.as_slice().iter().map(|x| x * x).sum::<f64>().sqrt();

@@ -95,7 +95,13 @@ pub fn summary(analysis: &Analysis) -> String {
         let _ = writeln!(out, "  FAILED {} ({}): {}", f.name, f.file, f.error);
     }
     let undefined: usize = analysis.matrices.iter().filter(|m| !m.metrics.undefined.is_empty()).count();
-    if undefined > 0 {
+    if analysis.options.quick {
+        let _ = writeln!(
+            out,
+            "  --quick: computed {} (renyi_entropy only with --normalization energy --q 2); the rest needs the full spectrum",
+            svdiag_core::quick::QUICK_FIELDS[..4].join(", ")
+        );
+    } else if undefined > 0 {
         let _ = writeln!(
             out,
             "  note: {} metrics without a finite value (reasons in the JSON 'undefined' field)",

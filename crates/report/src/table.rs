@@ -9,6 +9,9 @@ use svdiag_analysis::Analysis;
 pub const DEFAULT_COLUMNS: [&str; 7] =
     ["entropy", "kl_uniform", "renyi_entropy", "effective_rank", "stable_rank", "spectral_norm", "condition_number"];
 
+/// The columns shown by default with `--quick`.
+pub const QUICK_COLUMNS: [&str; 5] = ["spectral_norm", "frobenius_norm", "stable_rank", "l12_norm", "renyi_entropy"];
+
 /// Formats a number with 5 significant digits, switching to scientific notation outside
 /// [1e-3, 1e6); integers stay integers; `inf` for infinity and `-` for undefined.
 pub fn number(x: Option<f64>, integer: bool) -> String {
@@ -32,7 +35,11 @@ pub fn number(x: Option<f64>, integer: bool) -> String {
 
 /// Renders the table (with header and footer lines).
 pub fn render(analysis: &Analysis, columns: &[&str]) -> String {
-    let columns: Vec<&str> = if columns.is_empty() { DEFAULT_COLUMNS.to_vec() } else { columns.to_vec() };
+    let columns: Vec<&str> = match (columns.is_empty(), analysis.options.quick) {
+        (false, _) => columns.to_vec(),
+        (true, false) => DEFAULT_COLUMNS.to_vec(),
+        (true, true) => QUICK_COLUMNS.to_vec(),
+    };
     // the file is shown only when it is needed to tell two records apart
     let mut keys: Vec<(&str, Option<&str>)> = analysis.matrices.iter().map(|m| (m.name.as_str(), m.gate)).collect();
     keys.sort_unstable();

@@ -1,0 +1,133 @@
+//! The quick path (`--quick`): the metrics that need no eigen-decomposition, for monitoring every
+//! few steps (SCIENCE.md §2 "cheap paths"): `frobenius_norm` and `l12_norm` from the entries,
+//! `spectral_norm` by Golub–Kahan–Lanczos bidiagonalization to convergence, `stable_rank` from
+//! both, and the `energy`-normalized Rényi-2 entropy exactly from `Σσ⁴ = ‖WᵀW‖_F²` (one Gram
+//! product on the smaller side).
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
+
+use crate::Matrix;
+
+/// The metrics `--quick` computes, in canonical names.
+pub const QUICK_FIELDS: [&str; 5] = ["frobenius_norm", "spectral_norm", "stable_rank", "l12_norm", "renyi_entropy"];
+
+/// `σ_1` by Golub–Kahan–Lanczos with full reorthogonalization, from a fixed start vector
+/// (deterministic). Stops when `σ_1` of the bidiagonal changes by less than `tol` relative in two
+/// consecutive steps, or when the Krylov space is exhausted (then it is exact).
+pub fn spectral_norm(a: &Matrix, tol: f64) -> f64 {
+    let (m, n) = (a.rows(), a.cols());
+    let r = m.min(n);
+    if r == 0 {
+        return 0.0;
+    }
+    let data = a.as_slice();
+    let av = |v: &[f64], out: &mut Vec<f64>| {
+        out.clear();
+        out.extend(data.chunks_exact(n).map(|row| row.iter().zip(v).map(|(x, y)| x * y).sum::<f64>()));
+    };
+    let atu = |u: &[f64], out: &mut Vec<f64>| {
+        out.clear();
+        out.resize(n, 0.0);
+        for (row, &ui) in data.chunks_exact(n).zip(u) {
+            for (o, &x) in out.iter_mut().zip(row) {
+                *o += ui * x;
+            }
+        }
+    };
+    let norm = |x: &[f64]| x.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let reorth = |x: &mut [f64], basis: &[Vec<f64>]| {
+        for _ in 0..2 {
+            for b in basis {
+                let d: f64 = x.iter().zip(b).map(|(p, q)| p * q).sum();
+                x.iter_mut().zip(b).for_each(|(p, q)| *p -= d * q);
+            }
+        }
+    };
+    // a fixed, dense start vector
+    let mut v: Vec<f64> = (0..n).map(|i| 1.0 + ((i as f64) * 0.618_033_988_749_895).fract()).collect();
+    let nv = norm(&v);
+    v.iter_mut().for_each(|x| *x /= nv);
+    let (mut us, mut vs): (Vec<Vec<f64>>, Vec<Vec<f64>>) = (Vec::new(), vec![v]);
+    let (mut alpha, mut beta) = (Vec::new(), Vec::new());
+    let mut last = 0.0;
+    let mut calm = 0;
+    let mut u = Vec::with_capacity(m);
+    let mut w = Vec::with_capacity(n);
+    for k in 0..r {
+        av(&vs[k], &mut u);
+        if let Some(prev) = us.last() {
+            let b: f64 = beta[k - 1];
+            u.iter_mut().zip(prev).for_each(|(x, p): (&mut f64, &f64)| *x -= b * p);
+        }
+        reorth(&mut u, &us);
+        let a_k = norm(&u);
+        alpha.push(a_k);
+        if a_k == 0.0 {
+            break;
+        }
+        u.iter_mut().for_each(|x| *x /= a_k);
+        us.push(u.clone());
+        atu(&us[k], &mut w);
+        w.iter_mut().zip(&vs[k]).for_each(|(x, p)| *x -= a_k * p);
+        reorth(&mut w, &vs);
+        let b_k = norm(&w);
+        // the Ritz value grows monotonically to σ_1: stop after two steps in a row that move it by
+        // less than `tol` (a single small step can be a plateau before a jump)
+        // B = Uᵀ·A·[V, v_next] is (k+1)×(k+2) with β_k in its last column: σ_1(B) ≤ σ_1(A), and
+        // for a wide matrix the last column is what makes it exact once U spans all of R^m
+        beta.push(b_k);
+        let s = bidiagonal_norm(&alpha, &beta);
+        beta.pop();
+        if k + 1 == r || b_k == 0.0 {
+            return s;
+        }
+        if (s - last).abs() <= tol * s {
+            calm += 1;
+            if calm == 2 {
+                return s;
+            }
+        } else {
+            calm = 0;
+        }
+        last = s;
+        beta.push(b_k);
+        w.iter_mut().for_each(|x| *x /= b_k);
+        vs.push(w.clone());
+    }
+    beta.resize(alpha.len(), 0.0);
+    bidiagonal_norm(&alpha, &beta)
+}
+
+/// `σ_1` of the upper-bidiagonal `k × (k+1)` matrix with `alpha` (k) on the diagonal and
+/// `beta` (k) above it.
+fn bidiagonal_norm(alpha: &[f64], beta: &[f64]) -> f64 {
+    let k = alpha.len();
+    let b = Mat::from_fn(k, k + 1, |i, j| {
+        if i == j {
+            alpha[i]
+        } else if j == i + 1 {
+            beta[i]
+        } else {
+            0.0
+        }
+    });
+    crate::spectrum::singular_values(b.as_ref()).ok().and_then(|s| s.first().copied()).unwrap_or(0.0)
+}
+
+/// `Σσ_i⁴ = ‖WᵀW‖_F²`, from the Gram matrix of the smaller side (sequential, in f64).
+pub fn sum_sigma4(a: &Matrix) -> f64 {
+    let (m, n) = (a.rows(), a.cols());
+    // Wᵀ as stored (column-major n×m); the Gram of the smaller side
+    let wt: MatRef<'_, f64> = a.transposed_view();
+    let (lhs, rhs, k) = if n <= m { (wt, wt.transpose(), n) } else { (wt.transpose(), wt, m) };
+    let mut g = Mat::<f64>::zeros(k, k);
+    matmul(g.as_mut(), Accum::Replace, lhs, rhs, 1.0, Par::Seq);
+    let mut s = 0.0;
+    for j in 0..k {
+        for i in 0..k {
+            s += g[(i, j)] * g[(i, j)];
+        }
+    }
+    s
+}
