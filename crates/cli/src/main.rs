@@ -92,14 +92,11 @@ fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
 fn run_inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
     let filter = args.filter.as_deref().map(regex::Regex::new).transpose().context("invalid --filter pattern")?;
     let plan = Plan::new(&args.paths, filter.as_ref())?;
-    let table = match args.format {
-        Some(Format::Table) => true,
-        Some(Format::Json) => false,
-        Some(Format::Csv) => anyhow::bail!("inspect writes table or json, not csv"),
-        None => std::io::stdout().is_terminal(),
+    let text = if table_or_json(args.format, "inspect")? {
+        svdiag_report::inspect::render_table(&plan)
+    } else {
+        svdiag_report::inspect::render_json(&plan)
     };
-    let text =
-        if table { svdiag_report::inspect::render_table(&plan) } else { svdiag_report::inspect::render_json(&plan) };
     output::write_stdout(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
@@ -114,16 +111,23 @@ fn run_theory(args: TheoryArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let theory = svdiag_report::theory::Theory::compute(args.n, args.q, args.samples, args.seed);
-    let table = match args.format {
-        Some(Format::Table) => true,
-        Some(Format::Json) => false,
-        Some(Format::Csv) => anyhow::bail!("theory writes table or json, not csv"),
-        None => std::io::stdout().is_terminal(),
+    let text = if table_or_json(args.format, "theory")? {
+        svdiag_report::theory::render_table(&theory)
+    } else {
+        svdiag_report::theory::render_json(&theory)
     };
-    let text =
-        if table { svdiag_report::theory::render_table(&theory) } else { svdiag_report::theory::render_json(&theory) };
     output::write_stdout(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// For the commands that write a table or JSON: true for a table (the default on a terminal).
+fn table_or_json(format: Option<Format>, command: &str) -> anyhow::Result<bool> {
+    Ok(match format {
+        Some(Format::Table) => true,
+        Some(Format::Json) => false,
+        Some(Format::Csv) => anyhow::bail!("{command} writes table or json, not csv"),
+        None => std::io::stdout().is_terminal(),
+    })
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
