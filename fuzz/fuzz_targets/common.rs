@@ -22,13 +22,13 @@ pub fn exercise<S: TensorSource>(data: &[u8], open: impl Fn(&Path) -> Result<S, 
                 Ok(TensorData::Bytes(b)) => {
                     if let Some(size) = info.dtype.size() {
                         assert_eq!(b.len(), info.byte_len, "{}: bytes vs promised length", info.name);
-                        let numel: usize = info.shape.iter().product();
-                        assert_eq!(b.len(), numel * size, "{}: bytes vs shape", info.name);
+                        let numel = info.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+                        assert_eq!(Some(b.len()), numel.map(|n| n * size), "{}: bytes vs shape", info.name);
                     }
                 }
                 Ok(TensorData::F64(v)) => {
-                    let numel: usize = info.shape.iter().product();
-                    assert_eq!(v.len(), numel, "{}: values vs shape", info.name);
+                    let numel = info.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+                    assert_eq!(Some(v.len()), numel, "{}: values vs shape", info.name);
                 }
                 Err(_) => {}
             }
