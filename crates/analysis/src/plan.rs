@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use regex::Regex;
 use svdiag_core::Dtype;
 use svdiag_formats::inputs::{self, ResolvedInput};
-use svdiag_formats::{FormatError, TensorInfo, TensorSource};
+use svdiag_formats::{FormatError, ReadOptions, TensorInfo, TensorSource};
 
 /// What stops a run before any matrix is analyzed.
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +110,11 @@ impl Plan {
     /// Resolves and opens every input, then classifies every tensor. Any unreadable or invalid
     /// file stops the plan: a checkpoint that is partly corrupt is not silently half-analyzed.
     pub fn new(paths: &[PathBuf], filter: Option<&Regex>) -> Result<Self, PlanError> {
+        Self::with_options(paths, filter, &ReadOptions::default())
+    }
+
+    /// [`Plan::new`] with reading options (e.g. pickle globals declared inert).
+    pub fn with_options(paths: &[PathBuf], filter: Option<&Regex>, read: &ReadOptions) -> Result<Self, PlanError> {
         if paths.is_empty() {
             return Err(PlanError::NoInput);
         }
@@ -124,7 +129,7 @@ impl Plan {
                     warnings.push(format!("{} is named more than once; read once", sources[i].path().display()));
                     continue;
                 }
-                sources.push(svdiag_formats::open(file)?);
+                sources.push(svdiag_formats::open_with(file, read)?);
             }
             check_index(&resolved, &sources[first..], &mut warnings);
             inputs_out.push(InputSummary {

@@ -139,3 +139,20 @@ fn onnx_every_storage_matches_safetensors() {
         assert_same(g, w, &format!("external.onnx: {}", g.name));
     }
 }
+
+/// A framework checkpoint with a plain-data class svdiag does not know: refused by default, with a
+/// hint; read (the class as an opaque value, never called) when the user names it.
+#[test]
+fn unknown_pickle_globals_are_refused_unless_declared_inert() {
+    let path = data("formats/lightning_like.ckpt");
+    let Err(e) = Plan::new(std::slice::from_ref(&path), None) else { panic!("accepted an unknown global") };
+    let msg = e.to_string();
+    assert!(msg.contains("lightning.fabric.utilities.data.AttributeDict"), "{msg}");
+    assert!(msg.contains("--allow-global"), "{msg}");
+    let read =
+        svdiag_formats::ReadOptions { allow_globals: vec!["lightning.fabric.utilities.data.AttributeDict".into()] };
+    let plan = Plan::with_options(&[path], None, &read).unwrap();
+    let a = analyze(&plan, &AnalysisOptions::default(), &NoProgress);
+    let names: Vec<&str> = a.matrices.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["state_dict.w"]);
+}

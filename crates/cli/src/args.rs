@@ -69,6 +69,10 @@ pub struct InspectArgs {
     /// List only tensors whose name matches this regular expression.
     #[arg(long, value_name = "REGEX")]
     pub filter: Option<String>,
+
+    /// Read this pickle global as opaque data instead of refusing the file; repeatable.
+    #[arg(long, value_name = "MODULE.NAME")]
+    pub allow_global: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -140,6 +144,11 @@ pub struct AnalyzeArgs {
     /// gates are labelled in PyTorch's order (LSTM i f g o, GRU r z n).
     #[arg(long)]
     pub split_gates: bool,
+
+    /// Read this pickle global (e.g. `lightning.fabric.utilities.data.AttributeDict`) in PyTorch
+    /// checkpoints as opaque data instead of refusing the file; repeatable. It is never called.
+    #[arg(long, value_name = "MODULE.NAME")]
+    pub allow_global: Vec<String>,
 
     /// Only list the tensors, as `svdiag inspect` does, without computing spectra.
     #[arg(long)]

@@ -18,6 +18,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use svdiag_analysis::{analyze, AnalysisOptions, Plan};
+use svdiag_formats::ReadOptions;
 use svdiag_report::Format;
 
 use crate::args::{AnalyzeArgs, Cli, Command, InspectArgs, TheoryArgs};
@@ -25,9 +26,12 @@ use crate::args::{AnalyzeArgs, Cli, Command, InspectArgs, TheoryArgs};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Analyze(args) if args.list => {
-            run_inspect(InspectArgs { paths: args.paths, format: args.format, filter: args.filter })
-        }
+        Command::Analyze(args) if args.list => run_inspect(InspectArgs {
+            paths: args.paths,
+            format: args.format,
+            filter: args.filter,
+            allow_global: args.allow_global,
+        }),
         Command::Analyze(args) => run_analyze(args),
         Command::Inspect(args) => run_inspect(args),
         Command::Theory(args) => run_theory(args),
@@ -55,7 +59,8 @@ fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         None => Format::Json,
     });
     let filter = args.filter.as_deref().map(regex::Regex::new).transpose().context("invalid --filter pattern")?;
-    let mut plan = Plan::new(&args.paths, filter.as_ref())?;
+    let read = ReadOptions { allow_globals: args.allow_global.clone() };
+    let mut plan = Plan::with_options(&args.paths, filter.as_ref(), &read)?;
     if args.split_gates && plan.split_gates() == 0 {
         plan.warnings.push("--split-gates: no stacked LSTM/GRU weights (weight_ih*/weight_hh* pairs) found".into());
     }
@@ -91,7 +96,8 @@ fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
 
 fn run_inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
     let filter = args.filter.as_deref().map(regex::Regex::new).transpose().context("invalid --filter pattern")?;
-    let plan = Plan::new(&args.paths, filter.as_ref())?;
+    let read = ReadOptions { allow_globals: args.allow_global };
+    let plan = Plan::with_options(&args.paths, filter.as_ref(), &read)?;
     let text = if table_or_json(args.format, "inspect")? {
         svdiag_report::inspect::render_table(&plan)
     } else {

@@ -66,25 +66,38 @@ pub trait TensorSource: Send + Sync {
     fn release(&self, _index: usize) {}
 }
 
+/// How files are read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Pickle globals (`module.name`) to decode as opaque data instead of refusing the file
+    /// (`--allow-global`). They are never called.
+    pub allow_globals: Vec<String>,
+}
+
 /// Opens a checkpoint file, choosing the reader by content (magic bytes), not by extension.
 pub fn open(path: &Path) -> Result<Box<dyn TensorSource>, FormatError> {
+    open_with(path, &ReadOptions::default())
+}
+
+/// [`open`] with options.
+pub fn open_with(path: &Path, opts: &ReadOptions) -> Result<Box<dyn TensorSource>, FormatError> {
     match sniff(path)? {
         Some(Kind::Npy) => Ok(Box::new(npy::NpyFile::open(path)?)),
         Some(Kind::Gguf) => Ok(Box::new(gguf::GgufFile::open(path)?)),
         Some(Kind::Onnx) => Ok(Box::new(onnx::OnnxFile::open(path)?)),
-        Some(Kind::Zip) => open_zip(path),
-        Some(Kind::TorchLegacy) => Ok(Box::new(pytorch::PytorchFile::open_legacy(path)?)),
+        Some(Kind::Zip) => open_zip(path, opts),
+        Some(Kind::TorchLegacy) => Ok(Box::new(pytorch::PytorchFile::open_legacy(path, opts)?)),
         Some(Kind::Unsupported(format)) => Err(FormatError::Unsupported { path: path.to_path_buf(), format }),
         None => Ok(Box::new(safetensors::SafetensorsFile::open(path)?)),
     }
 }
 
 /// A zip is a PyTorch checkpoint when it has a `data.pkl` member, else a NumPy `.npz`.
-fn open_zip(path: &Path) -> Result<Box<dyn TensorSource>, FormatError> {
+fn open_zip(path: &Path, opts: &ReadOptions) -> Result<Box<dyn TensorSource>, FormatError> {
     let archive = archive::Archive::open(path)?;
     let pkl = archive.entries().iter().position(|e| e.name == "data.pkl" || e.name.ends_with("/data.pkl"));
     Ok(match pkl {
-        Some(i) => Box::new(pytorch::PytorchFile::from_zip(path, archive, i)?),
+        Some(i) => Box::new(pytorch::PytorchFile::from_zip(path, archive, i, opts)?),
         None => Box::new(npy::NpzFile::from_archive(path, archive)?),
     })
 }

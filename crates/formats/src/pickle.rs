@@ -97,21 +97,60 @@ pub(crate) enum PickleError {
 impl std::fmt::Display for PickleError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            PickleError::Refused(g) if runs_code(g) => write!(
+                f,
+                "the pickle calls '{g}', which would run code when the file is loaded with torch.load; refused \
+                 (nothing was executed here). Do not torch.load this file"
+            ),
             PickleError::Refused(g) => write!(
                 f,
-                "the pickle calls '{g}', which is not a tensor-rebuilding function; refused (nothing was executed)"
+                "the pickle calls '{g}', which is not a tensor-rebuilding function; refused (nothing was executed). \
+                 If it is plain data beside the weights, --allow-global {g} reads it as an opaque value (it is never called)"
             ),
             PickleError::Malformed { offset, reason } => write!(f, "malformed pickle at byte {offset}: {reason}"),
         }
     }
 }
 
+/// Globals whose only use in a pickle is to run code or reach the system.
+fn runs_code(global: &str) -> bool {
+    const MODULES: &[&str] = &[
+        "os",
+        "posix",
+        "nt",
+        "subprocess",
+        "commands",
+        "sys",
+        "shutil",
+        "socket",
+        "importlib",
+        "runpy",
+        "pty",
+        "ctypes",
+        "marshal",
+        "pickle",
+        "code",
+        "webbrowser",
+        "multiprocessing",
+        "threading",
+        "signal",
+    ];
+    const BUILTINS: &[&str] =
+        &["eval", "exec", "compile", "open", "__import__", "getattr", "setattr", "globals", "breakpoint"];
+    let (module, name) = global.rsplit_once('.').unwrap_or(("", global));
+    let root = module.split('.').next().unwrap_or("");
+    MODULES.contains(&root) || (matches!(module, "builtins" | "__builtin__") && BUILTINS.contains(&name))
+}
+
 /// Decodes one pickle from the start of `data`; returns the value and the bytes consumed.
-pub(crate) fn decode(data: &[u8]) -> Result<(Rc<Value>, usize), PickleError> {
-    Machine { data, pos: 0, stack: Vec::new(), marks: Vec::new(), memo: HashMap::new() }.run()
+/// `allowed`: globals the user declared inert data (`--allow-global`); they decode to opaque
+/// placeholders like the built-in [`INERT`] list (nothing is ever called either way).
+pub(crate) fn decode<'a>(data: &'a [u8], allowed: &'a [String]) -> Result<(Rc<Value>, usize), PickleError> {
+    Machine { data, pos: 0, stack: Vec::new(), marks: Vec::new(), memo: HashMap::new(), allowed }.run()
 }
 
 struct Machine<'a> {
+    allowed: &'a [String],
     data: &'a [u8],
     pos: usize,
     stack: Vec<Rc<Value>>,
@@ -526,7 +565,7 @@ impl Machine<'_> {
         if name == "builtins.set" || name == "builtins.frozenset" {
             return Ok(Rc::new(Value::Set(RefCell::new(Vec::new()))));
         }
-        if INERT.contains(&name) {
+        if INERT.contains(&name) || self.allowed.iter().any(|a| a == name) {
             return Ok(Rc::new(Value::Opaque(name.to_string())));
         }
         if !TENSOR_REBUILDERS.contains(&name) {
@@ -650,7 +689,7 @@ mod tests {
     fn decodes_containers_and_scalars() {
         // pickle.dumps({'a': [1, 2.5, 'x'], 'b': (None, True)}, protocol=2)
         let p = b"\x80\x02}q\x00(X\x01\x00\x00\x00aq\x01]q\x02(K\x01G@\x04\x00\x00\x00\x00\x00\x00X\x01\x00\x00\x00xq\x03eX\x01\x00\x00\x00bq\x04N\x88\x86q\x05u.";
-        let (v, used) = decode(p).unwrap();
+        let (v, used) = decode(p, &[]).unwrap();
         assert_eq!(used, p.len());
         let Value::Dict(d) = &*v else { panic!("{v:?}") };
         assert_eq!(d.borrow().len(), 2);
@@ -660,9 +699,12 @@ mod tests {
     fn refuses_os_system_and_names_it() {
         // pickle.dumps of an object whose __reduce__ returns (os.system, ('touch pwned',)), protocol 2
         let p = b"\x80\x02cposix\nsystem\nq\x00X\x0b\x00\x00\x00touch pwnedq\x01\x85q\x02Rq\x03.";
-        assert_eq!(decode(p).unwrap_err(), PickleError::Refused("posix.system".into()));
+        assert_eq!(decode(p, &[]).unwrap_err(), PickleError::Refused("posix.system".into()));
         let p = b"\x80\x04\x95\x1f\x00\x00\x00\x00\x00\x00\x00\x8c\x08builtins\x94\x8c\x04eval\x94\x93\x94\x8c\x011\x94\x85\x94R\x94.";
-        assert_eq!(decode(p).unwrap_err(), PickleError::Refused("builtins.eval".into()));
+        assert_eq!(decode(p, &[]).unwrap_err(), PickleError::Refused("builtins.eval".into()));
+        // declared inert by the user: decoded as an opaque value, still never called
+        let (v, _) = decode(p, &["builtins.eval".to_string()]).unwrap();
+        assert!(matches!(&*v, Value::Opaque(name) if name == "builtins.eval"));
     }
 
     #[test]
@@ -679,7 +721,7 @@ mod tests {
             b"\x80\x09.",                                    // unknown protocol
             b"\x80\x02\xff",                                 // unknown opcode
         ] {
-            assert!(decode(p).is_err(), "{p:?}");
+            assert!(decode(p, &[]).is_err(), "{p:?}");
         }
     }
 

@@ -17,7 +17,7 @@ use svdiag_core::Dtype;
 
 use crate::archive::{Archive, EntryData};
 use crate::pickle::{self, TensorRef, Value};
-use crate::{FormatError, TensorData, TensorInfo, TensorSource};
+use crate::{FormatError, ReadOptions, TensorData, TensorInfo, TensorSource};
 
 /// `torch.save`'s legacy magic number 0x1950a86a20f9469cfc6c, as the LONG1 that opens the file.
 pub(crate) const LEGACY_MAGIC: &[u8] = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19";
@@ -69,7 +69,7 @@ pub struct PytorchFile {
 
 impl PytorchFile {
     /// Reads a zip-format checkpoint from an opened archive that has a `data.pkl` member.
-    pub(crate) fn from_zip(path: &Path, archive: Archive, pkl: usize) -> Result<Self, FormatError> {
+    pub(crate) fn from_zip(path: &Path, archive: Archive, pkl: usize, opts: &ReadOptions) -> Result<Self, FormatError> {
         let bad = |reason: String| FormatError::Invalid { path: path.to_path_buf(), format: "PyTorch", reason };
         let prefix = archive.entries()[pkl].name.strip_suffix("data.pkl").unwrap_or("").to_string();
         if let Some(i) = archive.entries().iter().position(|e| e.name == format!("{prefix}byteorder")) {
@@ -82,7 +82,8 @@ impl PytorchFile {
             EntryData::Mapped(b) => Cow::Borrowed(b),
             EntryData::Inflated(v) => Cow::Owned(v),
         };
-        let (root, _) = pickle::decode(&pkl_bytes).map_err(|e| bad(format!("{prefix}data.pkl: {e}")))?;
+        let (root, _) =
+            pickle::decode(&pkl_bytes, &opts.allow_globals).map_err(|e| bad(format!("{prefix}data.pkl: {e}")))?;
         let mut storages = Storages::default();
         let found = pickle::tensors(&root).map_err(bad)?;
         let mut views = Vec::with_capacity(found.len());
@@ -110,7 +111,7 @@ impl PytorchFile {
     }
 
     /// Reads a legacy (non-zip) checkpoint.
-    pub fn open_legacy(path: &Path) -> Result<Self, FormatError> {
+    pub fn open_legacy(path: &Path, opts: &ReadOptions) -> Result<Self, FormatError> {
         let map = crate::mmap::map_file(path)?;
         let bad =
             |reason: String| FormatError::Invalid { path: path.to_path_buf(), format: "PyTorch (legacy)", reason };
@@ -119,7 +120,8 @@ impl PytorchFile {
         }
         let mut pos = 0usize;
         let mut next = |what: &str| -> Result<Rc<Value>, FormatError> {
-            let (v, used) = pickle::decode(&map[pos..]).map_err(|e| bad(format!("{what}: {e}")))?;
+            let (v, used) =
+                pickle::decode(&map[pos..], &opts.allow_globals).map_err(|e| bad(format!("{what}: {e}")))?;
             pos += used;
             Ok(v)
         };

@@ -75,9 +75,9 @@ pub fn group_reasons<'a>(reasons: impl Iterator<Item = &'a str>) -> Vec<(&'a str
 pub fn summary(analysis: &Analysis) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    let _ = write!(out, "{} matrices analyzed", analysis.matrices.len());
+    let _ = write!(out, "{} analyzed", plural(analysis.matrices.len(), "matrix", "matrices"));
     if analysis.filtered_out > 0 {
-        let _ = write!(out, ", {} tensors left out by the filter", analysis.filtered_out);
+        let _ = write!(out, ", {} left out by the filter", plural(analysis.filtered_out, "tensor", "tensors"));
     }
     let _ = writeln!(out, ", {} skipped, {} failed", analysis.skipped.len(), analysis.failed.len());
     if !analysis.skipped.is_empty() {

@@ -112,6 +112,16 @@ def write_pytorch(arrays):
         "history": [1.0, 2.0],
     }
     save_zip(checkpoint, os.path.join(HERE, "nested_checkpoint.pt"), prefix="nested_checkpoint")
+    # a training-framework checkpoint with a plain-data class svdiag does not know
+    import types
+    mod = types.ModuleType("lightning.fabric.utilities.data")
+    AttributeDict = type("AttributeDict", (dict,), {"__module__": "lightning.fabric.utilities.data"})
+    mod.AttributeDict = AttributeDict
+    for parent in ("lightning", "lightning.fabric", "lightning.fabric.utilities"):
+        sys.modules.setdefault(parent, types.ModuleType(parent))
+    sys.modules["lightning.fabric.utilities.data"] = mod
+    save_zip({"state_dict": {"w": base}, "hyper_parameters": AttributeDict(lr=0.1)},
+             os.path.join(HERE, "lightning_like.ckpt"), prefix="lightning_like")
     write_hostile_pytorch(arrays)
 
 
