@@ -22,12 +22,12 @@ pub fn exercise<S: TensorSource>(data: &[u8], open: impl Fn(&Path) -> Result<S, 
                 Ok(TensorData::Bytes(b)) => {
                     if let Some(size) = info.dtype.size() {
                         assert_eq!(b.len(), info.byte_len, "{}: bytes vs promised length", info.name);
-                        let numel = info.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+                        let numel = svdiag_core::numel(&info.shape);
                         assert_eq!(Some(b.len()), numel.map(|n| n * size), "{}: bytes vs shape", info.name);
                     }
                 }
                 Ok(TensorData::F64(v)) => {
-                    let numel = info.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+                    let numel = svdiag_core::numel(&info.shape);
                     assert_eq!(Some(v.len()), numel, "{}: values vs shape", info.name);
                 }
                 Err(_) => {}

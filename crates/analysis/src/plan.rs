@@ -256,7 +256,7 @@ pub fn matrix_shape(info: &TensorInfo) -> Result<(usize, usize), String> {
         _ => {}
     }
     let rows = info.shape[0];
-    let cols = info.shape[1..].iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or("shape overflows")?;
+    let cols = svdiag_core::numel(&info.shape[1..]).ok_or("shape overflows")?;
     if rows.min(cols) < 2 {
         return Err(format!("{rows}×{cols} matrix has a dimension below 2: its spectrum is a single value or empty"));
     }

@@ -37,3 +37,12 @@ pub use matrix::Matrix;
 pub use metrics::{MetricOptions, Metrics, Normalization, RenyiOrder, Undefined};
 pub use naming::{Role, TensorIdentity};
 pub use spectrum::Spectrum;
+
+/// The number of elements of a tensor of this shape: 0 when any dimension is 0 (whatever the
+/// others), `None` when the product overflows. The one definition every reader uses.
+pub fn numel(shape: &[usize]) -> Option<usize> {
+    if shape.contains(&0) {
+        return Some(0);
+    }
+    shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d))
+}

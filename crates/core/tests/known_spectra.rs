@@ -238,3 +238,11 @@ fn lanczos_spectral_norm_on_known_spectra() {
         assert!(rel(svdiag_core::quick::sum_sigma4(&w), s4) < 1e-12, "{m}×{n} Σσ⁴");
     }
 }
+
+#[test]
+fn numel_is_zero_when_any_dimension_is_zero() {
+    assert_eq!(svdiag_core::numel(&[]), Some(1));
+    assert_eq!(svdiag_core::numel(&[3, 4, 5]), Some(60));
+    assert_eq!(svdiag_core::numel(&[1 << 40, 1 << 40, 0]), Some(0));
+    assert_eq!(svdiag_core::numel(&[1 << 40, 1 << 40]), None);
+}

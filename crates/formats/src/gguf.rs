@@ -249,7 +249,7 @@ impl GgufFile {
         for (name, ne, ty_id, offset) in infos {
             let ty = GgmlType::from_id(ty_id)
                 .ok_or_else(|| bad(format!("tensor '{name}' has unknown ggml type {ty_id}")))?;
-            let numel = ne.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+            let numel = svdiag_core::numel(&ne);
             let row = ne.first().copied().unwrap_or(1);
             if row % ty.block != 0 {
                 return Err(bad(format!(

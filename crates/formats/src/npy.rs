@@ -76,7 +76,7 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<Header, String> {
     let elem = elem(&descr)?;
     let shape = dict.shape.ok_or("header has no 'shape'")?;
     let fortran_order = dict.fortran_order.ok_or("header has no 'fortran_order'")?;
-    let numel = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or("shape overflows")?;
+    let numel = svdiag_core::numel(&shape).ok_or("shape overflows")?;
     let data_len = numel.checked_mul(elem.size).ok_or("shape overflows")?;
     Ok(Header { elem, shape, fortran_order, data_offset: start + header_len, data_len })
 }

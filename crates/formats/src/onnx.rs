@@ -242,8 +242,7 @@ impl OnnxFile {
                 .iter()
                 .map(|&d| usize::try_from(d).map_err(|_| err(format!("dimension {d}"))))
                 .collect::<Result<_, _>>()?;
-            let numel =
-                shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| err("shape overflows".into()))?;
+            let numel = svdiag_core::numel(&shape).ok_or_else(|| err("shape overflows".into()))?;
             let (dtype, size) = data_type(t.data_type);
             let byte_len = numel.checked_mul(size).ok_or_else(|| err("shape overflows".into()))?;
             let loc = locate(&t, &dir, &mut external, numel, size, byte_len).unwrap_or_else(Loc::Unreadable);

@@ -216,7 +216,7 @@ impl PytorchFile {
             .zip(&views)
             .map(|(name, v)| {
                 let s = &storages[v.storage];
-                let numel = v.size.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).unwrap_or(usize::MAX);
+                let numel = svdiag_core::numel(&v.size).unwrap_or(usize::MAX);
                 TensorInfo { name, dtype: s.dtype, shape: v.size.clone(), byte_len: numel.saturating_mul(s.elem) }
             })
             .collect();
@@ -329,8 +329,7 @@ impl TensorSource for PytorchFile {
         };
         let bytes = self.storage_bytes(s).map_err(err)?;
         let have = bytes.len() / s.elem;
-        let numel =
-            v.size.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| err("size overflows".into()))?;
+        let numel = svdiag_core::numel(&v.size).ok_or_else(|| err("size overflows".into()))?;
         if numel == 0 {
             return Ok(TensorData::Bytes(Cow::Owned(Vec::new())));
         }
