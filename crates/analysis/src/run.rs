@@ -158,29 +158,31 @@ fn analyze_one(plan: &Plan, task: &Task, options: &AnalysisOptions) -> Result<Ma
     let info = plan.info(task);
     let file = source.path().display().to_string();
     let fail = |e: CoreError| failed(info, &file, e.to_string());
-    // a gate is a block of rows of the stored matrix
-    let first = task.gate.map_or(0, |g| g.first_row) * task.cols;
-    let len = task.rows * task.cols;
+    // a gate is a block of rows of the stored matrix; the reader must still deliver the whole
+    // tensor, exactly, before the block is taken
+    let stored = svdiag_core::numel(&info.shape).unwrap_or(usize::MAX);
+    let block = task.gate.map(|g| g.first_row * task.cols..(g.first_row + task.rows) * task.cols);
     let matrix = match source.read(task.tensor) {
-        Ok(TensorData::Bytes(bytes)) => {
-            let size = info.dtype.size().unwrap_or(0);
-            match bytes.get(first * size..(first + len) * size) {
-                Some(b) => Matrix::from_le_bytes(b, info.dtype, task.rows, task.cols),
-                None => {
-                    return Err(failed(info, &file, format!("{} bytes cannot hold the rows analyzed", bytes.len())))
-                }
+        Ok(TensorData::Bytes(bytes)) => match (&block, info.dtype.size()) {
+            (Some(b), Some(size)) if bytes.len() == stored.saturating_mul(size) => {
+                Matrix::from_le_bytes(&bytes[b.start * size..b.end * size], info.dtype, task.rows, task.cols)
             }
-        }
-        Ok(TensorData::F64(mut values)) if values.len() >= first + len => {
-            values.truncate(first + len);
-            values.drain(..first);
+            // whole tensor (or a length mismatch, which from_le_bytes reports)
+            _ if block.is_none() => Matrix::from_le_bytes(&bytes, info.dtype, task.rows, task.cols),
+            _ => return Err(failed(info, &file, format!("{} bytes do not hold the stored tensor", bytes.len()))),
+        },
+        Ok(TensorData::F64(mut values)) if values.len() == stored => {
+            if let Some(b) = block {
+                values.truncate(b.end);
+                values.drain(..b.start);
+            }
             Matrix::from_row_major(values, task.rows, task.cols)
         }
         Ok(TensorData::F64(values)) => {
             return Err(failed(
                 info,
                 &file,
-                format!("reader returned {} values for a {}×{} matrix", values.len(), task.rows, task.cols),
+                format!("reader returned {} values for a tensor of {stored} elements", values.len()),
             ))
         }
         Err(svdiag_formats::FormatError::Tensor { reason, .. }) => return Err(failed(info, &file, reason)),

@@ -92,7 +92,9 @@ impl Archive {
         }
         let mut zip = self.zip.clone();
         let f = zip.by_index(i).map_err(|err| format!("member '{}': {err}", e.name))?;
-        crate::npy::read_prefix(f, limit).map_err(|err| format!("member '{}': {err}", e.name))
+        let mut v = Vec::new();
+        f.take(limit as u64).read_to_end(&mut v).map_err(|err| format!("member '{}': {err}", e.name))?;
+        Ok(v)
     }
 
     /// The whole of member `i`.

@@ -6,7 +6,6 @@
 //! allocating anything; the crates that read `.npy` read whole arrays into memory instead.
 
 use std::borrow::Cow;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
@@ -383,13 +382,6 @@ impl TensorSource for NpzFile {
     fn release(&self, index: usize) {
         self.archive.release(self.members[index].0);
     }
-}
-
-/// Reads at most `limit` bytes from `r` into a vector (for headers of compressed members).
-pub(crate) fn read_prefix(r: impl Read, limit: usize) -> std::io::Result<Vec<u8>> {
-    let mut v = Vec::new();
-    r.take(limit as u64).read_to_end(&mut v)?;
-    Ok(v)
 }
 
 #[cfg(test)]
