@@ -17,4 +17,6 @@ mod plan;
 mod run;
 
 pub use plan::{matrix_shape, FileSummary, Gate, InputSummary, Plan, PlanError, Skipped, Task};
-pub use run::{analyze, Analysis, AnalysisOptions, Failed, MatrixRecord, NoProgress, Progress, QUICK_TOLERANCE};
+pub use run::{
+    analyze, Analysis, AnalysisOptions, Failed, MatrixRecord, Method, NoProgress, Progress, QUICK_TOLERANCE,
+};

@@ -2,7 +2,10 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use svdiag_core::{CoreError, Dtype, Matrix, MetricOptions, Metrics, Spectrum, TensorIdentity};
+use std::ops::Range;
+
+use svdiag_core::gram::{self, Blocks, Route};
+use svdiag_core::{CoreError, Dtype, MetricOptions, Metrics, Spectrum, TensorIdentity};
 use svdiag_formats::{TensorData, TensorInfo};
 
 use crate::plan::{InputSummary, Plan, Skipped, Task};
@@ -18,6 +21,30 @@ pub struct AnalysisOptions {
     pub threads: Option<usize>,
     /// `--quick`: only the metrics that need no eigen-decomposition (see `svdiag_core::quick`).
     pub quick: bool,
+    /// How exact spectra are computed.
+    pub method: Method,
+}
+
+/// How the exact mode computes singular values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Method {
+    /// The Gram route with its accuracy guard, which refines or falls back to the direct SVD
+    /// matrix by matrix (`svdiag_core::gram`).
+    #[default]
+    Auto,
+    /// The direct SVD of every matrix.
+    Svd,
+}
+
+impl std::str::FromStr for Method {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "svd" => Ok(Self::Svd),
+            _ => Err(format!("unknown method '{s}' (expected 'auto' or 'svd')")),
+        }
+    }
 }
 
 /// Relative convergence tolerance of the Lanczos spectral norm in quick mode (the contract is
@@ -61,6 +88,10 @@ pub struct MatrixRecord {
     pub metrics: Metrics,
     /// The singular values, when asked for.
     pub singular_values: Option<Vec<f64>>,
+    /// How the spectrum was computed (`None` in quick mode).
+    pub route: Option<Route>,
+    /// Why the Gram route refined `σ_min` or fell back to the direct SVD.
+    pub route_reason: Option<String>,
 }
 
 /// A matrix that could not be analyzed.
@@ -153,47 +184,94 @@ pub fn analyze(plan: &Plan, options: &AnalysisOptions, progress: &dyn Progress) 
     }
 }
 
+/// The stored tensor (or one gate's block of rows of it), widened block by block on demand.
+struct Stored<'a> {
+    values: StoredValues<'a>,
+    rows: usize,
+    cols: usize,
+    /// First row of the analyzed block in the stored matrix.
+    first_row: usize,
+}
+
+enum StoredValues<'a> {
+    Bytes(&'a [u8], Dtype, usize),
+    F64(&'a [f64]),
+}
+
+impl Blocks for Stored<'_> {
+    fn rows(&self) -> usize {
+        self.rows
+    }
+    fn cols(&self) -> usize {
+        self.cols
+    }
+    fn fill(&self, rows: Range<usize>, cols: Range<usize>, out: &mut [f64]) -> Result<(), CoreError> {
+        let w = cols.len();
+        for (i, r) in rows.enumerate() {
+            let start = (self.first_row + r) * self.cols + cols.start;
+            let dst = &mut out[i * w..(i + 1) * w];
+            match self.values {
+                StoredValues::Bytes(bytes, dtype, size) => {
+                    dtype.widen_le(&bytes[start * size..(start + w) * size], dst)?
+                }
+                StoredValues::F64(values) => dst.copy_from_slice(&values[start..start + w]),
+            }
+        }
+        Ok(())
+    }
+}
+
 fn analyze_one(plan: &Plan, task: &Task, options: &AnalysisOptions) -> Result<MatrixRecord, Failed> {
     let source = &plan.sources[task.source];
     let info = plan.info(task);
     let file = source.path().display().to_string();
     let fail = |e: CoreError| failed(info, &file, e.to_string());
-    // a gate is a block of rows of the stored matrix; the reader must still deliver the whole
-    // tensor, exactly, before the block is taken
+    // the reader must deliver the whole stored tensor, exactly, gate or not
     let stored = svdiag_core::numel(&info.shape).unwrap_or(usize::MAX);
-    let block = task.gate.map(|g| g.first_row * task.cols..(g.first_row + task.rows) * task.cols);
-    let matrix = match source.read(task.tensor) {
-        Ok(TensorData::Bytes(bytes)) => match (&block, info.dtype.size()) {
-            (Some(b), Some(size)) if bytes.len() == stored.saturating_mul(size) => {
-                Matrix::from_le_bytes(&bytes[b.start * size..b.end * size], info.dtype, task.rows, task.cols)
+    let data = match source.read(task.tensor) {
+        Ok(data) => data,
+        Err(svdiag_formats::FormatError::Tensor { reason, .. }) => return Err(failed(info, &file, reason)),
+        Err(e) => return Err(failed(info, &file, e.to_string())),
+    };
+    let values = match &data {
+        TensorData::Bytes(bytes) => {
+            let size = info.dtype.size().ok_or(CoreError::NotFloat(info.dtype)).map_err(fail)?;
+            if Some(bytes.len()) != stored.checked_mul(size) {
+                return Err(fail(CoreError::ByteLength {
+                    len: bytes.len(),
+                    expected: stored.saturating_mul(size),
+                    rows: stored / task.cols.max(1),
+                    cols: task.cols,
+                    dtype: info.dtype,
+                }));
             }
-            // whole tensor (or a length mismatch, which from_le_bytes reports)
-            _ if block.is_none() => Matrix::from_le_bytes(&bytes, info.dtype, task.rows, task.cols),
-            _ => return Err(failed(info, &file, format!("{} bytes do not hold the stored tensor", bytes.len()))),
-        },
-        Ok(TensorData::F64(mut values)) if values.len() == stored => {
-            if let Some(b) = block {
-                values.truncate(b.end);
-                values.drain(..b.start);
-            }
-            Matrix::from_row_major(values, task.rows, task.cols)
+            StoredValues::Bytes(bytes, info.dtype, size)
         }
-        Ok(TensorData::F64(values)) => {
+        TensorData::F64(values) if values.len() == stored => StoredValues::F64(values),
+        TensorData::F64(values) => {
             return Err(failed(
                 info,
                 &file,
                 format!("reader returned {} values for a tensor of {stored} elements", values.len()),
             ))
         }
-        Err(svdiag_formats::FormatError::Tensor { reason, .. }) => return Err(failed(info, &file, reason)),
-        Err(e) => return Err(failed(info, &file, e.to_string())),
+    };
+    let first_row = task.gate.map_or(0, |g| g.first_row);
+    if (first_row + task.rows).checked_mul(task.cols).is_none_or(|end| end > stored) {
+        return Err(failed(info, &file, format!("{}×{} block does not fit the stored tensor", task.rows, task.cols)));
     }
-    .map_err(fail)?;
-    let (metrics, spectrum) = if options.quick {
-        (Metrics::quick(&matrix, &options.metrics, QUICK_TOLERANCE), None)
-    } else {
+    let src = Stored { values, rows: task.rows, cols: task.cols, first_row };
+    let (metrics, spectrum, route, route_reason) = if options.quick {
+        let matrix = gram::whole(&src).map_err(fail)?;
+        (Metrics::quick(&matrix, &options.metrics, QUICK_TOLERANCE), None, None, None)
+    } else if options.method == Method::Svd {
+        let matrix = gram::whole(&src).map_err(fail)?;
         let spectrum = Spectrum::of(&matrix).map_err(fail)?;
-        (Metrics::compute(&spectrum, matrix.l12_norm(), &options.metrics), Some(spectrum))
+        (Metrics::compute(&spectrum, matrix.l12_norm(), &options.metrics), Some(spectrum), Some(Route::Svd), None)
+    } else {
+        let out = gram::spectrum(&src, &options.metrics).map_err(fail)?;
+        let reason = (!out.reason.is_empty()).then_some(out.reason);
+        (Metrics::compute(&out.spectrum, out.l12_norm, &options.metrics), Some(out.spectrum), Some(out.route), reason)
     };
     Ok(MatrixRecord {
         name: info.name.clone(),
@@ -203,10 +281,12 @@ fn analyze_one(plan: &Plan, task: &Task, options: &AnalysisOptions) -> Result<Ma
         matrix_shape: [task.rows, task.cols],
         reshaped: info.shape.len() > 2,
         gate: task.gate.map(|g| g.label),
-        gate_row: task.gate.map_or(0, |g| g.first_row),
+        gate_row: first_row,
         identity: TensorIdentity::from_name(&info.name, info.shape.len()),
         metrics,
         singular_values: spectrum.filter(|_| options.keep_spectrum).map(|s| s.values().to_vec()),
+        route,
+        route_reason,
     })
 }
 

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use svdiag_analysis::Method;
 use svdiag_core::{Normalization, RenyiOrder};
 use svdiag_report::{Format, BASELINE_FIELDS, METRIC_FIELDS};
 
@@ -127,6 +128,12 @@ pub struct AnalyzeArgs {
     /// renyi_entropy with --normalization energy --q 2 (exact from ‖WᵀW‖_F).
     #[arg(long)]
     pub quick: bool,
+
+    /// How exact spectra are computed: auto (the f64 Gram matrix's eigenvalues, guarded per matrix:
+    /// σ_min recomputed or a direct SVD wherever a metric could miss 5e-10 relative) or svd (the
+    /// direct SVD of every matrix; slower).
+    #[arg(long, default_value = "auto", value_name = "auto|svd", conflicts_with = "quick")]
+    pub method: Method,
 
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_name = "N", value_parser = parse_threads)]

@@ -69,6 +69,7 @@ fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         keep_spectrum: args.spectrum,
         threads: args.threads,
         quick: args.quick,
+        method: args.method,
     };
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let progress = progress::Bar::new(show_progress);

@@ -167,8 +167,19 @@ fn spectrum_flag_writes_singular_values() {
         &["analyze", "reference.safetensors", "-f", "json", "--spectrum", "--filter", "square_2x2"],
     );
     let doc: Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(doc["matrices"][0]["singular_values"], json!([4.0, 3.0]));
+    // the Gram route: σ = √λ of a 2×2 Gram matrix, to rounding
+    let sv: Vec<f64> =
+        doc["matrices"][0]["singular_values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert!(sv.len() == 2 && (sv[0] - 4.0).abs() < 1e-14 && (sv[1] - 3.0).abs() < 1e-14, "{sv:?}");
+    assert_eq!(doc["matrices"][0]["route"], json!("gram"));
     assert_eq!(doc["settings"]["spectrum"], json!(true));
+    let direct = run(
+        &reference_dir(),
+        &["analyze", "reference.safetensors", "-f", "json", "--spectrum", "--method", "svd", "--filter", "square_2x2"],
+    );
+    let doc: Value = serde_json::from_str(&direct.stdout).unwrap();
+    assert_eq!(doc["matrices"][0]["singular_values"], json!([4.0, 3.0]));
+    assert_eq!(doc["matrices"][0]["route"], json!("svd"));
     let plain = run(&reference_dir(), &["analyze", "reference.safetensors", "-f", "json", "--filter", "square_2x2"]);
     assert!(!plain.stdout.contains("singular_values"));
 }

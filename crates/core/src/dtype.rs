@@ -50,7 +50,7 @@ impl Dtype {
 
     /// Widens little-endian elements of this dtype into `out` (exactly: every value of these
     /// dtypes is representable in f64). `bytes.len()` must be `out.len() * size`.
-    pub(crate) fn widen_le(self, bytes: &[u8], out: &mut [f64]) -> Result<(), crate::CoreError> {
+    pub fn widen_le(self, bytes: &[u8], out: &mut [f64]) -> Result<(), crate::CoreError> {
         let size = self.size().ok_or(crate::CoreError::NotFloat(self))?;
         debug_assert_eq!(bytes.len(), out.len() * size);
         let chunks = bytes.chunks_exact(size);

@@ -23,6 +23,7 @@
 
 pub mod dtype;
 pub mod error;
+pub mod gram;
 pub mod matrix;
 pub mod metrics;
 pub mod naming;
@@ -30,6 +31,7 @@ pub mod quick;
 pub mod simplex;
 pub mod special;
 pub mod spectrum;
+pub mod tridiagonal;
 
 pub use dtype::Dtype;
 pub use error::CoreError;

@@ -17,10 +17,6 @@ pub const QUICK_FIELDS: [&str; 5] = ["frobenius_norm", "spectral_norm", "stable_
 /// consecutive steps, or when the Krylov space is exhausted (then it is exact).
 pub fn spectral_norm(a: &Matrix, tol: f64) -> f64 {
     let (m, n) = (a.rows(), a.cols());
-    let r = m.min(n);
-    if r == 0 {
-        return 0.0;
-    }
     let data = a.as_slice();
     let av = |v: &[f64], out: &mut Vec<f64>| {
         out.clear();
@@ -35,6 +31,22 @@ pub fn spectral_norm(a: &Matrix, tol: f64) -> f64 {
             }
         }
     };
+    largest_singular_value(m, n, av, atu, tol)
+}
+
+/// `σ_1` of a linear operator `B: R^n → R^m` given by `av(v) = B·v` and `atu(u) = Bᵀ·u` (both
+/// write their result into `out`), by Golub–Kahan–Lanczos as in [`spectral_norm`].
+pub fn largest_singular_value(
+    m: usize,
+    n: usize,
+    mut av: impl FnMut(&[f64], &mut Vec<f64>),
+    mut atu: impl FnMut(&[f64], &mut Vec<f64>),
+    tol: f64,
+) -> f64 {
+    let r = m.min(n);
+    if r == 0 {
+        return 0.0;
+    }
     let norm = |x: &[f64]| x.iter().map(|v| v * v).sum::<f64>().sqrt();
     let reorth = |x: &mut [f64], basis: &[Vec<f64>]| {
         for _ in 0..2 {

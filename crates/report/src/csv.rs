@@ -2,7 +2,8 @@
 //!
 //! Identity columns first (`name, file, dtype, shape, rows, cols, reshaped, gate, role, layer`), then the
 //! settings that change values (`normalization, q`), then every metric in canonical order.
-//! An infinite value is written `inf`; an undefined one is left empty.
+//! The last column, `route`, says how the spectrum was computed (`gram`, `gram-refined`, `svd`;
+//! empty in `--quick` mode). An infinite value is written `inf`; an undefined one is left empty.
 
 use svdiag_analysis::Analysis;
 use svdiag_core::metrics::{BASELINE_FIELDS, METRIC_FIELDS};
@@ -14,7 +15,7 @@ const IDENTITY: [&str; 12] =
 pub fn render(analysis: &Analysis) -> String {
     let mut w = ::csv::WriterBuilder::new().terminator(::csv::Terminator::Any(b'\n')).from_writer(Vec::new());
     let fields: Vec<&str> = METRIC_FIELDS.iter().chain(BASELINE_FIELDS.iter()).copied().collect();
-    let header: Vec<&str> = IDENTITY.iter().chain(fields.iter()).copied().collect();
+    let header: Vec<&str> = IDENTITY.iter().chain(fields.iter()).copied().chain(["route"]).collect();
     w.write_record(&header).expect("write to memory");
     let opts = analysis.options.metrics;
     for r in &analysis.matrices {
@@ -40,6 +41,7 @@ pub fn render(analysis: &Analysis) -> String {
                 None => String::new(),
             });
         }
+        row.push(r.route.map(|x| x.name()).unwrap_or_default().to_string());
         w.write_record(&row).expect("write to memory");
     }
     String::from_utf8(w.into_inner().expect("flush to memory")).expect("CSV of UTF-8 fields is UTF-8")

@@ -31,6 +31,8 @@ struct Settings<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     quick_metrics: Option<&'static [&'static str]>,
     spectrum: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    method: Option<&'static str>,
     svd: &'static str,
     reshape: &'static str,
 }
@@ -73,6 +75,10 @@ struct Record<'a> {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     undefined: BTreeMap<&'static str, &'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    route: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    route_reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     singular_values: Option<&'a [f64]>,
 }
 
@@ -110,6 +116,8 @@ impl<'a> Record<'a> {
             renyi_entropy_typical: finite(m.renyi_entropy_typical),
             renyi_entropy_zscore: finite(m.renyi_entropy_zscore),
             undefined: m.undefined.iter().map(|u| (u.field, u.reason)).collect(),
+            route: r.route.map(|x| x.name()),
+            route_reason: r.route_reason.as_deref(),
             singular_values: r.singular_values.as_deref(),
         }
     }
@@ -125,7 +133,11 @@ pub fn render(analysis: &Analysis) -> String {
             mode: if analysis.options.quick { "quick" } else { "exact" },
             quick_metrics: analysis.options.quick.then_some(&svdiag_core::quick::QUICK_FIELDS[..]),
             spectrum: analysis.options.keep_spectrum,
-            svd: crate::SVD_METHOD,
+            method: (!analysis.options.quick).then_some(match analysis.options.method {
+                svdiag_analysis::Method::Auto => "auto",
+                svdiag_analysis::Method::Svd => "svd",
+            }),
+            svd: crate::svd_method(&analysis.options),
             reshape: crate::RESHAPE_RULE,
         },
         summary: Summary {

@@ -46,6 +46,19 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// How singular values are computed, as written into reports.
 pub const SVD_METHOD: &str = "faer SVD, singular values only, in f64 (inputs widened from their storage dtype)";
 
+/// How the exact spectra of a run were computed, as written into reports.
+pub fn svd_method(options: &svdiag_analysis::AnalysisOptions) -> &'static str {
+    match options.method {
+        svdiag_analysis::Method::Svd => SVD_METHOD,
+        svdiag_analysis::Method::Auto => {
+            "f64 Gram matrix of the smaller side (widened block by block) and its eigenvalues (faer \
+             tridiagonalization, bisection), guarded per matrix: sigma_min refined from an LU/QR \
+             factor or a direct faer SVD where the Gram values could miss 5e-10 relative (see each \
+             matrix's route)"
+        }
+    }
+}
+
 /// The reshape convention, as written into reports.
 pub const RESHAPE_RULE: &str =
     "tensors with more than 2 axes are analyzed as [d0, d1*d2*...] (conv [out, in, kh, kw] -> [out, in*kh*kw])";
@@ -101,7 +114,18 @@ pub fn summary(analysis: &Analysis) -> String {
             "  --quick: computed {} (renyi_entropy only with --normalization energy --q 2); the rest needs the full spectrum",
             svdiag_core::quick::QUICK_FIELDS[..4].join(", ")
         );
-    } else if undefined > 0 {
+    } else {
+        let count = |route| analysis.matrices.iter().filter(|m| m.route == Some(route)).count();
+        let (refined, svd) = (count(svdiag_core::gram::Route::GramRefined), count(svdiag_core::gram::Route::Svd));
+        if analysis.options.method == svdiag_analysis::Method::Auto && refined + svd > 0 {
+            let _ = writeln!(
+                out,
+                "  spectra: {} by the Gram route, {refined} with σ_min recomputed, {svd} by direct SVD (the guard's reasons are in the JSON 'route_reason')",
+                count(svdiag_core::gram::Route::Gram)
+            );
+        }
+    }
+    if !analysis.options.quick && undefined > 0 {
         let _ = writeln!(
             out,
             "  note: {} metrics without a finite value (reasons in the JSON 'undefined' field)",

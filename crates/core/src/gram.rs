@@ -1,0 +1,389 @@
+//! The fast exact route: singular values from the eigenvalues of the f64 Gram matrix, with an
+//! a-posteriori accuracy guard.
+//!
+//! For `W ∈ R^{m×n}` with `k = min(m, n)` and `L = max(m, n)`, the `k × k` Gram matrix of the
+//! smaller side (`WᵀW` or `WWᵀ`) has the eigenvalues `λ_i = σ_i²`. Forming it is one GEMM
+//! (`L·k²` multiply-adds, lower triangle only), accumulated over blocks of the long side widened to
+//! f64 one at a time, so the widened copy of the whole matrix is never held. Its symmetric
+//! eigenvalues cost less than a bidiagonal SVD of `W`.
+//!
+//! The price is accuracy at the bottom of the spectrum: every computed `λ̂_i` carries an absolute
+//! error of order `ε·λ_1`, so a singular value `σ_i` is only known to `≈ ε·(σ_1/σ_i)²` relative.
+//! [`spectrum`] therefore estimates that error, propagates it through every metric the run
+//! reports, and
+//! - keeps the Gram values when every metric stays within [`METRIC_TOLERANCE`];
+//! - when only `condition_number` is too sensitive (it depends on `σ_min` alone), recomputes
+//!   `σ_min` from a triangular factor of `W` (LU for square, QR otherwise: backward stable, so
+//!   `σ_min` comes out as accurate as from a direct SVD) by Lanczos on the inverse factor;
+//! - otherwise (small singular values the Gram matrix cannot resolve, rank deficiency, or a
+//!   spectrum whose entropy leans on them) falls back to the direct SVD of [`crate::spectrum`].
+//!
+//! The error scale `τ` of each eigenvalue. Forming `Ĝ` in f64 perturbs it by `‖E‖_F ≤ c·ε·tr(G)`
+//! (measured `c ≤ 1.7`, even for matrices of positive entries whose sums do not cancel), and the
+//! eigen-solver (`faer`'s Householder tridiagonalization, then bisection:
+//! [`crate::tridiagonal`]) is backward stable with an error of a few `ε·‖G‖`. We take
+//! `τ = ε·(2·tr(G) + √k·‖G‖_F)`, which is 15–40× the largest eigenvalue error observed on
+//! Gaussian, graded, positive and low-rank-plus-noise matrices (`tests/gram.rs` checks it), and
+//! propagate it to first order with independent errors: `|ΔF| ≤ τ·‖∂F/∂λ‖₂`.
+
+use std::ops::Range;
+
+use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::linalg::solvers::Solve;
+use faer::linalg::triangular_solve;
+use faer::{Accum, Mat, MatRef, Par};
+
+use crate::metrics::{MetricOptions, Normalization};
+use crate::{CoreError, Matrix, Spectrum};
+
+/// Relative accuracy (by the estimate `τ`) every metric of the Gram route must keep; above it the
+/// route refines `σ_min` or falls back to the direct SVD. Half the 1e-9 contract with NumPy's
+/// `dgesdd`, whose own rounding takes part of it, with `τ` itself an overestimate.
+pub const METRIC_TOLERANCE: f64 = 5e-10;
+
+/// Convergence tolerance of the Lanczos iteration that refines `σ_min`.
+const REFINE_TOLERANCE: f64 = 1e-14;
+
+/// How the singular values of a matrix were computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Route {
+    /// Direct SVD of the matrix (bidiagonalization; `faer`).
+    Svd,
+    /// Eigenvalues of the f64 Gram matrix, within the guard's bound.
+    Gram,
+    /// Gram eigenvalues, with `σ_min` recomputed from a triangular factor of the matrix.
+    GramRefined,
+}
+
+impl Route {
+    /// The name used in output (`svd`, `gram`, `gram-refined`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Svd => "svd",
+            Self::Gram => "gram",
+            Self::GramRefined => "gram-refined",
+        }
+    }
+}
+
+/// A row-major `rows × cols` matrix that can be widened to f64 a block at a time.
+pub trait Blocks {
+    /// Rows `m`.
+    fn rows(&self) -> usize;
+    /// Columns `n`.
+    fn cols(&self) -> usize;
+    /// Writes the block `W[rows, cols]` into `out`, row-major (`out.len()` is the block's size).
+    fn fill(&self, rows: Range<usize>, cols: Range<usize>, out: &mut [f64]) -> Result<(), CoreError>;
+}
+
+/// A whole [`Matrix`] is a [`Blocks`] source (tests, and callers that already hold f64 values).
+impl Blocks for Matrix {
+    fn rows(&self) -> usize {
+        Matrix::rows(self)
+    }
+    fn cols(&self) -> usize {
+        Matrix::cols(self)
+    }
+    fn fill(&self, rows: Range<usize>, cols: Range<usize>, out: &mut [f64]) -> Result<(), CoreError> {
+        let n = Matrix::cols(self);
+        let w = cols.len();
+        for (i, r) in rows.enumerate() {
+            out[i * w..(i + 1) * w].copy_from_slice(&self.as_slice()[r * n + cols.start..r * n + cols.end]);
+        }
+        Ok(())
+    }
+}
+
+/// The singular values of one matrix and how they were obtained.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The singular values.
+    pub spectrum: Spectrum,
+    /// `Σ_j ‖W_{:,j}‖₂`, from the same pass over the entries.
+    pub l12_norm: f64,
+    /// The route taken.
+    pub route: Route,
+    /// The error scale `τ` of each Gram eigenvalue (0 for the direct SVD).
+    pub tau: f64,
+    /// Why the guard refined or fell back (empty for the plain Gram route).
+    pub reason: String,
+}
+
+/// Values of the long side per widened block: about 4 MB of f64 per block, and at least 256
+/// (GEMM efficiency).
+fn block_len(short: usize, long: usize) -> usize {
+    (524_288 / short.max(1)).max(256).min(long.max(1))
+}
+
+/// Widens one block and rejects NaN/Inf with the element's position in the whole matrix.
+fn fill_checked(src: &impl Blocks, rows: Range<usize>, cols: Range<usize>, out: &mut [f64]) -> Result<(), CoreError> {
+    src.fill(rows.clone(), cols.clone(), out)?;
+    if let Some(k) = out.iter().position(|v| !v.is_finite()) {
+        let v = out[k];
+        let w = cols.len();
+        let value = if v.is_nan() {
+            "NaN"
+        } else if v > 0.0 {
+            "inf"
+        } else {
+            "-inf"
+        };
+        return Err(CoreError::NonFinite { row: rows.start + k / w, col: cols.start + k % w, value: value.into() });
+    }
+    Ok(())
+}
+
+/// The lower triangle of the `k × k` Gram matrix of the smaller side, and the squared column
+/// norms of `W`, in one pass over blocks of the long side.
+fn gram(src: &impl Blocks) -> Result<(Mat<f64>, Vec<f64>), CoreError> {
+    let (m, n) = (src.rows(), src.cols());
+    let (k, long) = (m.min(n), m.max(n));
+    let b = block_len(k, long);
+    let mut g = Mat::<f64>::zeros(k, k);
+    let mut col_sq = vec![0.0; n];
+    let mut buf = vec![0.0; k * b];
+    let mut start = 0;
+    while start < long {
+        let end = (start + b).min(long);
+        let len = end - start;
+        let block = &mut buf[..k * len];
+        let view: MatRef<'_, f64>;
+        if m >= n {
+            // rows start..end, row-major len×n: as column-major it is the n×len block Bᵀ, and
+            // WᵀW = Σ B Bᵀ over the blocks
+            fill_checked(src, start..end, 0..n, block)?;
+            view = MatRef::from_column_major_slice(block, n, len);
+        } else {
+            // columns start..end, row-major m×len: as column-major it is len×m = Bᵀ for the m×len
+            // column block B, and WWᵀ = Σ B Bᵀ
+            fill_checked(src, 0..m, start..end, block)?;
+            view = MatRef::from_column_major_slice(block, len, m).transpose();
+            for (j, sq) in col_sq[start..end].iter_mut().enumerate() {
+                *sq = view.col(j).iter().map(|x| x * x).sum();
+            }
+        }
+        triangular::matmul(
+            g.as_mut(),
+            BlockStructure::TriangularLower,
+            Accum::Add,
+            view,
+            BlockStructure::Rectangular,
+            view.transpose(),
+            BlockStructure::Rectangular,
+            1.0,
+            Par::Seq,
+        );
+        start = end;
+    }
+    if m >= n {
+        for (j, sq) in col_sq.iter_mut().enumerate() {
+            *sq = g[(j, j)];
+        }
+    }
+    Ok((g, col_sq))
+}
+
+/// The eigenvalues of the Gram matrix of the smaller side, before any guard.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GramEigenvalues {
+    /// `λ̂_1 ≥ … ≥ λ̂_k` (may dip below 0 by rounding).
+    pub lambda: Vec<f64>,
+    /// The error scale `τ` of each eigenvalue (module docs).
+    pub tau: f64,
+    /// `Σ_j ‖W_{:,j}‖₂`.
+    pub l12_norm: f64,
+}
+
+/// Forms the Gram matrix of the smaller side block by block and computes its eigenvalues.
+pub fn gram_eigenvalues(src: &impl Blocks) -> Result<GramEigenvalues, CoreError> {
+    let k = src.rows().min(src.cols());
+    let (g, col_sq) = gram(src)?;
+    let l12_norm = col_sq.iter().map(|s| s.sqrt()).sum();
+    let trace: f64 = (0..k).map(|i| g[(i, i)]).sum();
+    let lambda = crate::tridiagonal::symmetric_eigenvalues(g.as_ref())?;
+    let frobenius_g = lambda.iter().map(|l| l * l).sum::<f64>().sqrt();
+    let tau = f64::EPSILON * (2.0 * trace + (k as f64).sqrt() * frobenius_g);
+    Ok(GramEigenvalues { lambda, tau, l12_norm })
+}
+
+/// The singular values of the matrix `src` by the Gram route, guarded (see the module docs):
+/// the result is the Gram spectrum, the Gram spectrum with a refined `σ_min`, or the direct SVD.
+/// `options` are the metric settings the caller will report (the guard checks those metrics).
+pub fn spectrum(src: &impl Blocks, options: &MetricOptions) -> Result<Outcome, CoreError> {
+    let (m, n) = (src.rows(), src.cols());
+    let (k, long) = (m.min(n), m.max(n));
+    let GramEigenvalues { lambda, tau, l12_norm } = gram_eigenvalues(src)?;
+    let lambda_1 = lambda.first().copied().unwrap_or(0.0).max(0.0);
+    let sigma: Vec<f64> = lambda.iter().map(|&l| l.max(0.0).sqrt()).collect();
+    let outcome = |values: Vec<f64>, route, reason: String| Outcome {
+        spectrum: Spectrum::from_values(m, n, values),
+        l12_norm,
+        route,
+        tau,
+        reason,
+    };
+    if k == 0 || lambda_1 == 0.0 {
+        // the zero matrix (or an empty one): exact
+        return Ok(outcome(vec![0.0; k], Route::Gram, String::new()));
+    }
+    match check(&lambda, tau, long, options) {
+        Verdict::Accept => Ok(outcome(sigma, Route::Gram, String::new())),
+        Verdict::RefineMin(why) => {
+            let full = whole(src)?;
+            let mut values = sigma;
+            values[k - 1] = smallest_singular_value(&full);
+            Ok(outcome(values, Route::GramRefined, why))
+        }
+        Verdict::Svd(why) => {
+            let full = whole(src)?;
+            let values = crate::spectrum::singular_values(full.transposed_view())?;
+            Ok(Outcome { tau: 0.0, ..outcome(values, Route::Svd, why) })
+        }
+    }
+}
+
+/// The whole matrix widened (only for a refinement, the fallback, or the other routes).
+pub fn whole(src: &impl Blocks) -> Result<Matrix, CoreError> {
+    let (m, n) = (src.rows(), src.cols());
+    let mut data = vec![0.0; m * n];
+    fill_checked(src, 0..m, 0..n, &mut data)?;
+    Matrix::from_row_major(data, m, n)
+}
+
+/// What the guard decided.
+#[derive(Debug, Clone, PartialEq)]
+enum Verdict {
+    Accept,
+    RefineMin(String),
+    Svd(String),
+}
+
+/// The guard. `e` is the error scale of each eigenvalue (module docs); to first order a smooth
+/// function `F(λ)` of the spectrum moves by `Σ ∂F/∂λ_i · δλ_i`, estimated as `e·‖∇F‖₂`. Each
+/// reported metric's estimate must stay under [`METRIC_TOLERANCE`]; the first-order regime is
+/// enforced by requiring `λ_min > 16·e`.
+fn check(lambda: &[f64], e: f64, long: usize, options: &MetricOptions) -> Verdict {
+    let k = lambda.len();
+    let lambda_1 = lambda[0];
+    let lambda_min = lambda[k - 1];
+    // every σ_i must be resolved well away from 0 and from the numerical-rank threshold, or the
+    // count of non-zero values (numerical_rank, renyi q = 0) is not determined
+    let rank_tol = lambda_1 * ((long as f64) * f64::EPSILON).powi(2);
+    if lambda_min <= 16.0 * e + rank_tol {
+        return Verdict::Svd(format!(
+            "σ_min/σ_1 ≈ {:.1e} is below what the Gram matrix resolves (≈ {:.1e})",
+            lambda_min.max(0.0).sqrt() / lambda_1.sqrt(),
+            (16.0 * e / lambda_1).sqrt()
+        ));
+    }
+    let sigma: Vec<f64> = lambda.iter().map(|l| l.sqrt()).collect();
+    let norm = |g: &mut dyn Iterator<Item = f64>| e * g.map(|x| x * x).sum::<f64>().sqrt();
+    let nuclear: f64 = sigma.iter().sum();
+    let d_nuclear = norm(&mut sigma.iter().map(|s| 0.5 / s));
+    if d_nuclear > METRIC_TOLERANCE * nuclear {
+        return Verdict::Svd(format!("nuclear_norm could be off by {:.1e} relative", d_nuclear / nuclear));
+    }
+    // p = x/Σx with x = σ (dx/dλ = 1/2σ) or x = λ (dx/dλ = 1); for Φ(p) with gradient g in p,
+    // ∂Φ/∂x_i = (g_i − ⟨g, p⟩)/Σx
+    let (x, dx): (Vec<f64>, Vec<f64>) = match options.normalization {
+        Normalization::Sigma => sigma.iter().map(|&s| (s, 0.5 / s)).unzip(),
+        Normalization::Energy => lambda.iter().map(|&l| (l, 1.0)).unzip(),
+    };
+    let total: f64 = x.iter().sum();
+    let p: Vec<f64> = x.iter().map(|v| v / total).collect();
+    let bound = |g: &dyn Fn(usize) -> f64| {
+        let mean: f64 = (0..k).map(|i| g(i) * p[i]).sum();
+        norm(&mut (0..k).map(|i| (g(i) - mean) / total * dx[i]))
+    };
+    let h = crate::metrics::shannon(&p);
+    let d_h = bound(&|i| -(p[i].ln() + 1.0));
+    let kl = ((k as f64).ln() - h).max(1e-4);
+    // entropy, effective_rank (its relative error is H's absolute one), kl_uniform, normalized_entropy
+    if d_h > METRIC_TOLERANCE * kl.min(1.0) {
+        return Verdict::Svd(format!("entropy could be off by {d_h:.1e} (kl_uniform {kl:.3})"));
+    }
+    let q = options.q.get();
+    let d_renyi = if q == 0.0 || q == 1.0 {
+        0.0 // the count (resolved above) and Shannon (checked above)
+    } else if q.is_infinite() {
+        bound(&|i| if i == 0 { -1.0 / p[0] } else { 0.0 })
+    } else {
+        let t: f64 = p.iter().map(|v| v.powf(q)).sum();
+        bound(&|i| q * p[i].powf(q - 1.0) / ((1.0 - q) * t))
+    };
+    let renyi = crate::metrics::renyi(&p, q).max(1e-4);
+    if d_renyi > METRIC_TOLERANCE * renyi.min(1.0) {
+        return Verdict::Svd(format!("renyi_entropy could be off by {d_renyi:.1e}"));
+    }
+    // log condition_number = ½(log λ_1 − log λ_min)
+    let d_cond = norm(&mut [0.5 / lambda_1, 0.5 / lambda_min].into_iter());
+    if d_cond > METRIC_TOLERANCE {
+        return Verdict::RefineMin(format!(
+            "condition_number from the Gram matrix could be off by {d_cond:.1e} relative: σ_min recomputed"
+        ));
+    }
+    Verdict::Accept
+}
+
+/// `σ_min` of `W` from a backward-stable triangular factor of its tall orientation `T` (`L × k`):
+/// `LU` when square, the `R` of `QR` otherwise, then `1/σ_1` of the inverse factor by Lanczos.
+fn smallest_singular_value(w: &Matrix) -> f64 {
+    let (m, n) = (w.rows(), w.cols());
+    let k = m.min(n);
+    // Wᵀ as stored is column-major n×m; the tall orientation is W (m ≥ n) or Wᵀ
+    let t: Mat<f64> = if m >= n { w.transposed_view().transpose().to_owned() } else { w.transposed_view().to_owned() };
+    let mut col = Mat::<f64>::zeros(k, 1);
+    let load = |col: &mut Mat<f64>, x: &[f64]| {
+        for (i, &v) in x.iter().enumerate() {
+            col[(i, 0)] = v;
+        }
+    };
+    let store = |col: &Mat<f64>, out: &mut Vec<f64>| {
+        out.clear();
+        out.extend((0..k).map(|i| col[(i, 0)]));
+    };
+    let inv_norm = if m == n {
+        let lu = t.partial_piv_lu();
+        let mut col2 = col.clone();
+        crate::quick::largest_singular_value(
+            k,
+            k,
+            |x, out| {
+                load(&mut col, x);
+                lu.solve_in_place(col.as_mut());
+                store(&col, out);
+            },
+            |x, out| {
+                load(&mut col2, x);
+                lu.solve_transpose_in_place(col2.as_mut());
+                store(&col2, out);
+            },
+            REFINE_TOLERANCE,
+        )
+    } else {
+        let qr = t.qr();
+        let r = qr.thin_R();
+        let mut col2 = col.clone();
+        crate::quick::largest_singular_value(
+            k,
+            k,
+            |x, out| {
+                load(&mut col, x);
+                triangular_solve::solve_upper_triangular_in_place(r, col.as_mut(), Par::Seq);
+                store(&col, out);
+            },
+            |x, out| {
+                load(&mut col2, x);
+                triangular_solve::solve_lower_triangular_in_place(r.transpose(), col2.as_mut(), Par::Seq);
+                store(&col2, out);
+            },
+            REFINE_TOLERANCE,
+        )
+    };
+    if inv_norm.is_finite() && inv_norm > 0.0 {
+        1.0 / inv_norm
+    } else {
+        0.0
+    }
+}
