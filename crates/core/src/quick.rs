@@ -5,7 +5,7 @@
 //! product on the smaller side).
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 
 use crate::Matrix;
 
@@ -17,19 +17,19 @@ pub const QUICK_FIELDS: [&str; 5] = ["frobenius_norm", "spectral_norm", "stable_
 /// consecutive steps, or when the Krylov space is exhausted (then it is exact).
 pub fn spectral_norm(a: &Matrix, tol: f64) -> f64 {
     let (m, n) = (a.rows(), a.cols());
-    let data = a.as_slice();
+    // Wᵀ as stored (column-major n×m): the products go through faer's vectorized kernels
+    let wt = a.transposed_view();
     let av = |v: &[f64], out: &mut Vec<f64>| {
         out.clear();
-        out.extend(data.chunks_exact(n).map(|row| row.iter().zip(v).map(|(x, y)| x * y).sum::<f64>()));
+        out.resize(m, 0.0);
+        let mut dst = MatMut::from_column_major_slice_mut(out.as_mut_slice(), m, 1);
+        matmul(dst.as_mut(), Accum::Replace, wt.transpose(), MatRef::from_column_major_slice(v, n, 1), 1.0, Par::Seq);
     };
     let atu = |u: &[f64], out: &mut Vec<f64>| {
         out.clear();
         out.resize(n, 0.0);
-        for (row, &ui) in data.chunks_exact(n).zip(u) {
-            for (o, &x) in out.iter_mut().zip(row) {
-                *o += ui * x;
-            }
-        }
+        let mut dst = MatMut::from_column_major_slice_mut(out.as_mut_slice(), n, 1);
+        matmul(dst.as_mut(), Accum::Replace, wt, MatRef::from_column_major_slice(u, m, 1), 1.0, Par::Seq);
     };
     largest_singular_value(m, n, av, atu, tol)
 }

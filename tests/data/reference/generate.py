@@ -63,9 +63,15 @@ def with_spectrum(rng, m, n, s):
 
 def metrics(w64, normalization, q):
     """SCIENCE.md §2, written directly in NumPy f64."""
-    m, n = w64.shape
-    r = min(m, n)
     s = np.linalg.svd(w64, compute_uv=False)
+    l12 = float(np.sum(np.linalg.norm(w64, axis=0)))
+    return s, metrics_from_singular_values(s, w64.shape, l12, normalization, q)
+
+
+def metrics_from_singular_values(s, shape, l12, normalization, q):
+    """The §2 metrics of an m×n matrix from its singular values (non-increasing) and l12 norm."""
+    m, n = shape
+    r = min(m, n)
     out = {}
     weights = s if normalization == "sigma" else s ** 2
     total = weights.sum()
@@ -92,8 +98,8 @@ def metrics(w64, normalization, q):
     out["nuclear_norm"] = float(np.sum(s))
     out["condition_number"] = None if smax == 0 else ("inf" if smin == 0 else smax / smin)
     out["numerical_rank"] = int(np.sum(s > smax * max(m, n) * np.finfo(np.float64).eps))
-    out["l12_norm"] = float(np.sum(np.linalg.norm(w64, axis=0)))
-    return s, out
+    out["l12_norm"] = l12
+    return out
 
 
 def main():
