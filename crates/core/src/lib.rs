@@ -24,6 +24,7 @@
 pub mod dtype;
 pub mod error;
 pub mod gram;
+pub mod htsr;
 pub mod matrix;
 pub mod metrics;
 pub mod naming;

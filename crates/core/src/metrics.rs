@@ -171,6 +171,8 @@ pub struct Metrics {
     pub renyi_entropy_typical: Option<f64>,
     /// `(H_q − E[H_q]) / sd[H_q]` with the document's variance approximation.
     pub renyi_entropy_zscore: Option<f64>,
+    /// The heavy-tail (HTSR) metrics of SCIENCE.md §5 ([`crate::htsr`]).
+    pub htsr: Option<crate::htsr::Htsr>,
     /// Reasons for every metric without a finite value.
     pub undefined: Vec<Undefined>,
 }
@@ -260,7 +262,17 @@ impl Metrics {
         let entropy_zscore = zscore(entropy, h_mean, Some(h_var), "entropy_zscore", &mut undefined);
         let renyi_entropy_zscore = zscore(renyi_entropy, hq_mean, hq_var, "renyi_entropy_zscore", &mut undefined);
         let has_r = r > 0;
+        let htsr = match crate::htsr::Htsr::from_singular_values(s) {
+            Ok(h) => Some(h),
+            Err(reason) => {
+                for field in crate::htsr::HTSR_FIELDS {
+                    undefined.push(Undefined { field, reason });
+                }
+                None
+            }
+        };
         Self {
+            htsr,
             entropy_typical: has_r.then_some(h_mean),
             entropy_zscore,
             renyi_entropy_typical: has_r.then_some(hq_mean),
@@ -309,7 +321,7 @@ impl Metrics {
             undefined.push(Undefined { field: "stable_rank", reason: "spectral norm is 0 (zero matrix)" });
             None
         };
-        for field in METRIC_FIELDS.iter().chain(BASELINE_FIELDS.iter()) {
+        for field in METRIC_FIELDS.iter().chain(BASELINE_FIELDS.iter()).chain(crate::htsr::HTSR_FIELDS.iter()) {
             if !crate::quick::QUICK_FIELDS.contains(field) {
                 undefined.push(Undefined { field, reason: NOT_QUICK });
             }
@@ -331,6 +343,7 @@ impl Metrics {
             entropy_zscore: None,
             renyi_entropy_typical: None,
             renyi_entropy_zscore: None,
+            htsr: None,
             undefined,
         }
     }
@@ -355,7 +368,7 @@ impl Metrics {
             "entropy_zscore" => self.entropy_zscore,
             "renyi_entropy_typical" => self.renyi_entropy_typical,
             "renyi_entropy_zscore" => self.renyi_entropy_zscore,
-            _ => None,
+            _ => self.htsr.and_then(|h| h.get(field)),
         }
     }
 }

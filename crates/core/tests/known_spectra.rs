@@ -8,6 +8,7 @@
 mod common;
 
 use common::*;
+use svdiag_core::htsr::HTSR_FIELDS;
 use svdiag_core::metrics::{renyi, shannon};
 use svdiag_core::{MetricOptions, Metrics, Normalization, RenyiOrder, Spectrum};
 
@@ -70,7 +71,15 @@ fn check(m: usize, n: usize, s: &[f64], seed: u64) {
     // l12 from the columns, computed here directly
     let cols: f64 = (0..n).map(|j| (0..m).map(|i| w.as_slice()[i * n + j].powi(2)).sum::<f64>().sqrt()).sum();
     close("l12_norm", metrics.l12_norm, cols);
-    assert!(metrics.undefined.is_empty(), "{:?}", metrics.undefined);
+    assert!(non_htsr(&metrics).is_empty(), "{:?}", metrics.undefined);
+    // the HTSR norms are functions of σ² alone (the fit itself is checked against WeightWatcher)
+    if let Some(h) = metrics.htsr {
+        close("log_norm", h.log_norm, (e.frobenius * e.frobenius).log10());
+        close("log_spectral_norm", h.log_spectral_norm, (s[0] * s[0]).log10());
+        close("alpha_weighted", h.alpha_weighted, h.fit.alpha * (s[0] * s[0]).log10());
+        let tail = got.iter().filter(|&&x| x * x >= h.fit.xmin).count();
+        assert_eq!(h.num_tail, tail, "{m}×{n} num_tail");
+    }
     // the random-simplex baseline: the exact moments for r, and the z-score derived from them
     let (mean, var) = svdiag_core::simplex::shannon_moments(s.len());
     assert_eq!(metrics.entropy_typical, Some(mean));
@@ -131,8 +140,8 @@ fn one_by_n_and_n_by_one() {
         assert_eq!(met.kl_uniform, Some(0.0));
         assert_eq!(met.effective_rank, Some(1.0));
         assert_eq!(met.normalized_entropy, None);
-        let fields: Vec<&str> = met.undefined.iter().map(|u| u.field).collect();
-        assert_eq!(fields, ["normalized_entropy", "entropy_zscore", "renyi_entropy_zscore"]);
+        assert_eq!(non_htsr(&met), ["normalized_entropy", "entropy_zscore", "renyi_entropy_zscore"]);
+        assert_htsr_undefined(&met);
         assert_eq!(met.condition_number, Some(1.0));
         assert_eq!(met.numerical_rank, Some(1));
     }
@@ -159,8 +168,8 @@ fn exact_zero_singular_value_gives_infinite_condition_number() {
     let w = svdiag_core::Matrix::from_row_major(vec![1.0, 0.0, 0.0, 0.0, 0.0, 0.0], 2, 3).unwrap();
     let met = Metrics::compute(&Spectrum::of(&w).unwrap(), w.l12_norm(), &MetricOptions::default());
     assert_eq!(met.condition_number, Some(f64::INFINITY));
-    assert_eq!(met.undefined.len(), 1);
-    assert_eq!(met.undefined[0].field, "condition_number");
+    assert_eq!(non_htsr(&met), ["condition_number"]);
+    assert_htsr_undefined(&met);
     assert_eq!(met.numerical_rank, Some(1));
 }
 
@@ -173,9 +182,9 @@ fn zero_matrix_has_defined_norms_and_reasons_for_the_rest() {
     assert_eq!(met.entropy, None);
     assert_eq!(met.stable_rank, None);
     assert_eq!(met.condition_number, None);
-    let fields: Vec<&str> = met.undefined.iter().map(|u| u.field).collect();
+    assert_htsr_undefined(&met);
     assert_eq!(
-        fields,
+        non_htsr(&met),
         [
             "entropy",
             "renyi_entropy",
@@ -245,4 +254,18 @@ fn numel_is_zero_when_any_dimension_is_zero() {
     assert_eq!(svdiag_core::numel(&[3, 4, 5]), Some(60));
     assert_eq!(svdiag_core::numel(&[1 << 40, 1 << 40, 0]), Some(0));
     assert_eq!(svdiag_core::numel(&[1 << 40, 1 << 40]), None);
+}
+
+/// The undefined fields other than the HTSR ones.
+fn non_htsr(met: &Metrics) -> Vec<&'static str> {
+    met.undefined.iter().map(|u| u.field).filter(|f| !HTSR_FIELDS.contains(f)).collect()
+}
+
+/// Fewer than two eigenvalues above 1e-5: every HTSR field is undefined, with the reason.
+fn assert_htsr_undefined(met: &Metrics) {
+    assert_eq!(met.htsr, None);
+    for field in HTSR_FIELDS {
+        let u = met.undefined.iter().find(|u| u.field == field).unwrap_or_else(|| panic!("{field} has no reason"));
+        assert!(u.reason.contains("power-law fit"), "{}", u.reason);
+    }
 }

@@ -1,11 +1,13 @@
 //! CSV: one row per analyzed matrix, canonical field names as headers.
 //!
 //! Identity columns first (`name, file, dtype, shape, rows, cols, reshaped, gate, role, layer`), then the
-//! settings that change values (`normalization, q`), then every metric in canonical order.
+//! settings that change values (`normalization, q`), then every metric in canonical order (§2, the
+//! random-simplex baseline, the HTSR fields).
 //! The last column, `route`, says how the spectrum was computed (`gram`, `gram-refined`, `svd`;
 //! empty in `--quick` mode). An infinite value is written `inf`; an undefined one is left empty.
 
 use svdiag_analysis::Analysis;
+use svdiag_core::htsr::HTSR_FIELDS;
 use svdiag_core::metrics::{BASELINE_FIELDS, METRIC_FIELDS};
 
 const IDENTITY: [&str; 12] =
@@ -14,7 +16,8 @@ const IDENTITY: [&str; 12] =
 /// Renders the matrices as CSV (header line included).
 pub fn render(analysis: &Analysis) -> String {
     let mut w = ::csv::WriterBuilder::new().terminator(::csv::Terminator::Any(b'\n')).from_writer(Vec::new());
-    let fields: Vec<&str> = METRIC_FIELDS.iter().chain(BASELINE_FIELDS.iter()).copied().collect();
+    let fields: Vec<&str> =
+        METRIC_FIELDS.iter().chain(BASELINE_FIELDS.iter()).chain(HTSR_FIELDS.iter()).copied().collect();
     let header: Vec<&str> = IDENTITY.iter().chain(fields.iter()).copied().chain(["route"]).collect();
     w.write_record(&header).expect("write to memory");
     let opts = analysis.options.metrics;
@@ -36,7 +39,7 @@ pub fn render(analysis: &Analysis) -> String {
         for &f in &fields {
             row.push(match r.metrics.get(f) {
                 Some(v) if v.is_infinite() => "inf".to_string(),
-                Some(v) if f == "numerical_rank" => format!("{}", v as u64),
+                Some(v) if f == "numerical_rank" || f == "num_tail" => format!("{}", v as u64),
                 Some(v) => format!("{v:?}"),
                 None => String::new(),
             });

@@ -15,6 +15,7 @@ pub mod theory;
 use std::str::FromStr;
 
 pub use svdiag_analysis::Analysis;
+pub use svdiag_core::htsr::HTSR_FIELDS;
 pub use svdiag_core::metrics::{BASELINE_FIELDS, METRIC_FIELDS};
 
 /// Output formats of `svdiag analyze`.

@@ -6,8 +6,16 @@ use std::fmt::Write;
 use svdiag_analysis::Analysis;
 
 /// The metric columns shown when the user does not choose.
-pub const DEFAULT_COLUMNS: [&str; 7] =
-    ["entropy", "kl_uniform", "renyi_entropy", "effective_rank", "stable_rank", "spectral_norm", "condition_number"];
+pub const DEFAULT_COLUMNS: [&str; 8] = [
+    "entropy",
+    "kl_uniform",
+    "renyi_entropy",
+    "effective_rank",
+    "stable_rank",
+    "spectral_norm",
+    "condition_number",
+    "alpha",
+];
 
 /// The columns shown by default with `--quick`.
 pub const QUICK_COLUMNS: [&str; 5] = ["spectral_norm", "frobenius_norm", "stable_rank", "l12_norm", "renyi_entropy"];
@@ -66,7 +74,7 @@ pub fn render(analysis: &Analysis, columns: &[&str]) -> String {
         }
         row.push(format!("{}×{}{}", r.matrix_shape[0], r.matrix_shape[1], if r.reshaped { "*" } else { "" }));
         for c in &columns {
-            row.push(number(r.metrics.get(c), *c == "numerical_rank"));
+            row.push(number(r.metrics.get(c), *c == "numerical_rank" || *c == "num_tail"));
         }
         rows.push(row);
     }
