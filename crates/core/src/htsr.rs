@@ -132,8 +132,8 @@ pub fn fit_power_law(data: &[f64]) -> Option<PowerLawFit> {
         // candidate must be strictly smaller than the best so far)
         let bound = best.map_or(f64::INFINITY, |b| b.1);
         let mut d: f64 = 0.0;
-        for (j, &x) in data[i..].iter().enumerate() {
-            let cdf = 1.0 - (x / data[i]).powf(1.0 - alpha);
+        for (j, &lx) in logs[i..].iter().enumerate() {
+            let cdf = 1.0 - ((1.0 - alpha) * (lx - logs[i])).exp();
             d = d.max((cdf - j as f64 / n).abs());
             if d >= bound {
                 break;
