@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use svdiag_analysis::Method;
 use svdiag_core::{Normalization, RenyiOrder};
-use svdiag_report::{Format, BASELINE_FIELDS, HTSR_FIELDS, METRIC_FIELDS};
+use svdiag_report::Format;
 
 /// Spectral diagnostics of neural-network checkpoints.
 ///
@@ -174,15 +174,10 @@ fn parse_threads(s: &str) -> Result<usize, String> {
 }
 
 fn parse_column(s: &str) -> Result<String, String> {
-    if METRIC_FIELDS.contains(&s) || BASELINE_FIELDS.contains(&s) || HTSR_FIELDS.contains(&s) {
+    if svdiag_report::metric_fields().any(|f| f == s) {
         Ok(s.to_string())
     } else {
-        Err(format!(
-            "unknown metric '{s}' (one of: {}, {}, {})",
-            METRIC_FIELDS.join(", "),
-            BASELINE_FIELDS.join(", "),
-            HTSR_FIELDS.join(", ")
-        ))
+        Err(format!("unknown metric '{s}' (one of: {})", svdiag_report::metric_fields().collect::<Vec<_>>().join(", ")))
     }
 }
 

@@ -27,6 +27,7 @@ pub mod gram;
 pub mod htsr;
 pub mod matrix;
 pub mod metrics;
+pub mod mp;
 pub mod naming;
 pub mod quick;
 pub mod simplex;

@@ -173,6 +173,12 @@ pub struct Metrics {
     pub renyi_entropy_zscore: Option<f64>,
     /// The heavy-tail (HTSR) metrics of SCIENCE.md §5 ([`crate::htsr`]).
     pub htsr: Option<crate::htsr::Htsr>,
+    /// The random-matrix baseline of SCIENCE.md §4 ([`crate::mp`]).
+    pub mp: Option<crate::mp::MpBaseline>,
+    /// `kl_uniform − random_baseline_kl`.
+    pub kl_excess: Option<f64>,
+    /// Remarks on defined values (e.g. why `outliers_below` is 0 for a square matrix).
+    pub notes: Vec<Undefined>,
     /// Reasons for every metric without a finite value.
     pub undefined: Vec<Undefined>,
 }
@@ -262,6 +268,32 @@ impl Metrics {
         let entropy_zscore = zscore(entropy, h_mean, Some(h_var), "entropy_zscore", &mut undefined);
         let renyi_entropy_zscore = zscore(renyi_entropy, hq_mean, hq_var, "renyi_entropy_zscore", &mut undefined);
         let has_r = r > 0;
+        let mut notes = Vec::new();
+        let mp = if p.is_none() {
+            for field in crate::mp::MP_FIELDS {
+                undefined.push(Undefined { field, reason: ZERO_MATRIX });
+            }
+            None
+        } else {
+            match crate::mp::MpBaseline::fit(s, spectrum.rows(), spectrum.cols(), options.normalization) {
+                Ok(b) => {
+                    if spectrum.rows() == spectrum.cols() {
+                        notes.push(Undefined { field: "outliers_below", reason: crate::mp::SQUARE_NOTE });
+                    }
+                    Some(b)
+                }
+                Err(reason) => {
+                    for field in crate::mp::MP_FIELDS {
+                        undefined.push(Undefined { field, reason });
+                    }
+                    None
+                }
+            }
+        };
+        let kl_excess = match (kl_uniform, mp) {
+            (Some(kl), Some(b)) => Some(kl - b.random_baseline_kl),
+            _ => None,
+        };
         let htsr = match crate::htsr::Htsr::from_singular_values(s) {
             Ok(h) => Some(h),
             Err(reason) => {
@@ -273,6 +305,9 @@ impl Metrics {
         };
         Self {
             htsr,
+            mp,
+            kl_excess,
+            notes,
             entropy_typical: has_r.then_some(h_mean),
             entropy_zscore,
             renyi_entropy_typical: has_r.then_some(hq_mean),
@@ -321,7 +356,8 @@ impl Metrics {
             undefined.push(Undefined { field: "stable_rank", reason: "spectral norm is 0 (zero matrix)" });
             None
         };
-        for field in METRIC_FIELDS.iter().chain(BASELINE_FIELDS.iter()).chain(crate::htsr::HTSR_FIELDS.iter()) {
+        let fields = METRIC_FIELDS.iter().chain(BASELINE_FIELDS.iter());
+        for field in fields.chain(crate::mp::MP_FIELDS.iter()).chain(crate::htsr::HTSR_FIELDS.iter()) {
             if !crate::quick::QUICK_FIELDS.contains(field) {
                 undefined.push(Undefined { field, reason: NOT_QUICK });
             }
@@ -344,6 +380,9 @@ impl Metrics {
             renyi_entropy_typical: None,
             renyi_entropy_zscore: None,
             htsr: None,
+            mp: None,
+            kl_excess: None,
+            notes: Vec::new(),
             undefined,
         }
     }
@@ -368,6 +407,14 @@ impl Metrics {
             "entropy_zscore" => self.entropy_zscore,
             "renyi_entropy_typical" => self.renyi_entropy_typical,
             "renyi_entropy_zscore" => self.renyi_entropy_zscore,
+            "kl_excess" => self.kl_excess,
+            "mp_scale" => self.mp.map(|b| b.scale),
+            "mp_lower_edge" => self.mp.map(|b| b.lower_edge),
+            "mp_upper_edge" => self.mp.map(|b| b.upper_edge),
+            "outliers_above" => self.mp.map(|b| b.outliers_above as f64),
+            "outliers_below" => self.mp.map(|b| b.outliers_below as f64),
+            "mp_ks" => self.mp.map(|b| b.ks),
+            "random_baseline_kl" => self.mp.map(|b| b.random_baseline_kl),
             _ => self.htsr.and_then(|h| h.get(field)),
         }
     }

@@ -9,6 +9,7 @@ mod common;
 
 use common::*;
 use svdiag_core::htsr::HTSR_FIELDS;
+use svdiag_core::mp::MP_FIELDS;
 use svdiag_core::metrics::{renyi, shannon};
 use svdiag_core::{MetricOptions, Metrics, Normalization, RenyiOrder, Spectrum};
 
@@ -256,9 +257,9 @@ fn numel_is_zero_when_any_dimension_is_zero() {
     assert_eq!(svdiag_core::numel(&[1 << 40, 1 << 40]), None);
 }
 
-/// The undefined fields other than the HTSR ones.
+/// The undefined fields of §2–§3 (the HTSR and random-matrix ones are checked separately).
 fn non_htsr(met: &Metrics) -> Vec<&'static str> {
-    met.undefined.iter().map(|u| u.field).filter(|f| !HTSR_FIELDS.contains(f)).collect()
+    met.undefined.iter().map(|u| u.field).filter(|f| !HTSR_FIELDS.contains(f) && !MP_FIELDS.contains(f)).collect()
 }
 
 /// Fewer than two eigenvalues above 1e-5: every HTSR field is undefined, with the reason.
@@ -267,5 +268,10 @@ fn assert_htsr_undefined(met: &Metrics) {
     for field in HTSR_FIELDS {
         let u = met.undefined.iter().find(|u| u.field == field).unwrap_or_else(|| panic!("{field} has no reason"));
         assert!(u.reason.contains("power-law fit"), "{}", u.reason);
+    }
+    // these matrices are too small (or zero) for a Marchenko–Pastur fit as well
+    assert_eq!(met.mp, None);
+    for field in MP_FIELDS {
+        assert!(met.undefined.iter().any(|u| u.field == field), "{field} has no reason");
     }
 }

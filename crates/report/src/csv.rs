@@ -2,13 +2,11 @@
 //!
 //! Identity columns first (`name, file, dtype, shape, rows, cols, reshaped, gate, role, layer`), then the
 //! settings that change values (`normalization, q`), then every metric in canonical order (§2, the
-//! random-simplex baseline, the HTSR fields).
+//! random-simplex baseline, the random-matrix baseline, the HTSR fields).
 //! The last column, `route`, says how the spectrum was computed (`gram`, `gram-refined`, `svd`;
 //! empty in `--quick` mode). An infinite value is written `inf`; an undefined one is left empty.
 
 use svdiag_analysis::Analysis;
-use svdiag_core::htsr::HTSR_FIELDS;
-use svdiag_core::metrics::{BASELINE_FIELDS, METRIC_FIELDS};
 
 const IDENTITY: [&str; 12] =
     ["name", "file", "dtype", "shape", "rows", "cols", "reshaped", "gate", "role", "layer", "normalization", "q"];
@@ -16,8 +14,7 @@ const IDENTITY: [&str; 12] =
 /// Renders the matrices as CSV (header line included).
 pub fn render(analysis: &Analysis) -> String {
     let mut w = ::csv::WriterBuilder::new().terminator(::csv::Terminator::Any(b'\n')).from_writer(Vec::new());
-    let fields: Vec<&str> =
-        METRIC_FIELDS.iter().chain(BASELINE_FIELDS.iter()).chain(HTSR_FIELDS.iter()).copied().collect();
+    let fields: Vec<&str> = crate::metric_fields().collect();
     let header: Vec<&str> = IDENTITY.iter().chain(fields.iter()).copied().chain(["route"]).collect();
     w.write_record(&header).expect("write to memory");
     let opts = analysis.options.metrics;
@@ -39,7 +36,7 @@ pub fn render(analysis: &Analysis) -> String {
         for &f in &fields {
             row.push(match r.metrics.get(f) {
                 Some(v) if v.is_infinite() => "inf".to_string(),
-                Some(v) if f == "numerical_rank" || f == "num_tail" => format!("{}", v as u64),
+                Some(v) if crate::is_count(f) => format!("{}", v as u64),
                 Some(v) => format!("{v:?}"),
                 None => String::new(),
             });

@@ -74,7 +74,7 @@ pub fn render(analysis: &Analysis, columns: &[&str]) -> String {
         }
         row.push(format!("{}×{}{}", r.matrix_shape[0], r.matrix_shape[1], if r.reshaped { "*" } else { "" }));
         for c in &columns {
-            row.push(number(r.metrics.get(c), *c == "numerical_rank" || *c == "num_tail"));
+            row.push(number(r.metrics.get(c), crate::is_count(c)));
         }
         rows.push(row);
     }
