@@ -13,8 +13,11 @@
 //! by a fixed key, so the results do not depend on the number of threads.
 #![deny(missing_docs)]
 
+pub mod diagnose;
 mod plan;
 mod run;
+
+pub use diagnose::{DepthPoint, Diagnoses, Diagnosis, PruningCandidate, Thresholds};
 
 pub use plan::{matrix_shape, FileSummary, Gate, InputSummary, Plan, PlanError, Skipped, Task};
 pub use run::{

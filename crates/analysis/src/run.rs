@@ -23,6 +23,8 @@ pub struct AnalysisOptions {
     pub quick: bool,
     /// How exact spectra are computed.
     pub method: Method,
+    /// Thresholds of the diagnoses.
+    pub thresholds: crate::Thresholds,
 }
 
 /// How the exact mode computes singular values.
@@ -128,6 +130,8 @@ pub struct Analysis {
     pub filter: Option<String>,
     /// Notes that are not failures.
     pub warnings: Vec<String>,
+    /// The diagnoses of SCIENCE.md §7.
+    pub diagnoses: crate::Diagnoses,
 }
 
 /// Analyzes every task of the plan; never stops at a bad matrix (it goes to `failed`).
@@ -172,7 +176,9 @@ pub fn analyze(plan: &Plan, options: &AnalysisOptions, progress: &dyn Progress) 
             .then_with(|| (a.gate.is_some(), a.gate_row).cmp(&(b.gate.is_some(), b.gate_row)))
     });
     failed.sort_by(|a, b| (&a.file, &a.name).cmp(&(&b.file, &b.name)));
+    let diagnoses = crate::diagnose::diagnose(&matrices, &options.thresholds);
     Analysis {
+        diagnoses,
         inputs: plan.inputs.clone(),
         options: options.clone(),
         matrices,

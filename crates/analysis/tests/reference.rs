@@ -35,6 +35,7 @@ fn run_with(normalization: Normalization, q: RenyiOrder, method: Method) -> Vec<
         threads: Some(2),
         quick: false,
         method,
+        thresholds: Default::default(),
     };
     let a = analyze(&plan, &options, &NoProgress);
     assert!(a.failed.is_empty(), "{:?}", a.failed);

@@ -135,6 +135,13 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value = "auto", value_name = "auto|svd", conflicts_with = "quick")]
     pub method: Method,
 
+    /// Change a diagnosis threshold (repeatable), e.g. --threshold isotropy_kl_excess=0.01. Names:
+    /// collapse_kl_excess (0.5), collapse_stable_rank_fraction (0.05), isotropy_kl_excess (0.02),
+    /// isotropy_mp_ks (0.1), imbalance_shallow_isotropic (0.25), imbalance_deep_isotropic (0.5),
+    /// imbalance_min_layers (4), pruning_fraction (0.25).
+    #[arg(long = "threshold", value_name = "NAME=VALUE", value_parser = parse_threshold)]
+    pub thresholds: Vec<String>,
+
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_name = "N", value_parser = parse_threads)]
     pub threads: Option<usize>,
@@ -171,6 +178,10 @@ fn parse_threads(s: &str) -> Result<usize, String> {
         Ok(n) if n >= 1 => Ok(n),
         _ => Err(format!("'{s}' is not a positive number of threads")),
     }
+}
+
+fn parse_threshold(s: &str) -> Result<String, String> {
+    svdiag_analysis::Thresholds::default().set(s).map(|()| s.to_string())
 }
 
 fn parse_column(s: &str) -> Result<String, String> {

@@ -70,6 +70,13 @@ fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         threads: args.threads,
         quick: args.quick,
         method: args.method,
+        thresholds: {
+            let mut t = svdiag_analysis::Thresholds::default();
+            for a in &args.thresholds {
+                t.set(a).map_err(anyhow::Error::msg)?;
+            }
+            t
+        },
     };
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let progress = progress::Bar::new(show_progress);

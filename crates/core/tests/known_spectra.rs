@@ -9,8 +9,8 @@ mod common;
 
 use common::*;
 use svdiag_core::htsr::HTSR_FIELDS;
-use svdiag_core::mp::MP_FIELDS;
 use svdiag_core::metrics::{renyi, shannon};
+use svdiag_core::mp::MP_FIELDS;
 use svdiag_core::{MetricOptions, Metrics, Normalization, RenyiOrder, Spectrum};
 
 /// Independent expectations from `s` itself, written in a different algebraic form from the library.

@@ -3,8 +3,8 @@
 //! Identity columns first (`name, file, dtype, shape, rows, cols, reshaped, gate, role, layer`), then the
 //! settings that change values (`normalization, q`), then every metric in canonical order (§2, the
 //! random-simplex baseline, the random-matrix baseline, the HTSR fields).
-//! The last column, `route`, says how the spectrum was computed (`gram`, `gram-refined`, `svd`;
-//! empty in `--quick` mode). An infinite value is written `inf`; an undefined one is left empty.
+//! The last columns: `route`, how the spectrum was computed (`gram`, `gram-refined`, `svd`; empty in
+//! `--quick` mode), and `diagnoses`, the matrix's diagnoses separated by `;`. An infinite value is written `inf`; an undefined one is left empty.
 
 use svdiag_analysis::Analysis;
 
@@ -15,7 +15,7 @@ const IDENTITY: [&str; 12] =
 pub fn render(analysis: &Analysis) -> String {
     let mut w = ::csv::WriterBuilder::new().terminator(::csv::Terminator::Any(b'\n')).from_writer(Vec::new());
     let fields: Vec<&str> = crate::metric_fields().collect();
-    let header: Vec<&str> = IDENTITY.iter().chain(fields.iter()).copied().chain(["route"]).collect();
+    let header: Vec<&str> = IDENTITY.iter().chain(fields.iter()).copied().chain(["route", "diagnoses"]).collect();
     w.write_record(&header).expect("write to memory");
     let opts = analysis.options.metrics;
     for r in &analysis.matrices {
@@ -42,6 +42,9 @@ pub fn render(analysis: &Analysis) -> String {
             });
         }
         row.push(r.route.map(|x| x.name()).unwrap_or_default().to_string());
+        let kinds: Vec<&str> =
+            analysis.diagnoses.matrices.iter().filter(|d| d.subject == r.name).map(|d| d.kind).collect();
+        row.push(kinds.join(";"));
         w.write_record(&row).expect("write to memory");
     }
     String::from_utf8(w.into_inner().expect("flush to memory")).expect("CSV of UTF-8 fields is UTF-8")

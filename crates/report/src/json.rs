@@ -20,6 +20,8 @@ struct Document<'a> {
     skipped: &'a [Skipped],
     failed: &'a [Failed],
     warnings: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    diagnoses: Option<&'a svdiag_analysis::Diagnoses>,
 }
 
 #[derive(Serialize)]
@@ -185,6 +187,7 @@ pub fn render(analysis: &Analysis) -> String {
         skipped: &analysis.skipped,
         failed: &analysis.failed,
         warnings: &analysis.warnings,
+        diagnoses: (!analysis.options.quick).then_some(&analysis.diagnoses),
     };
     let mut s = serde_json::to_string_pretty(&doc).expect("report serializes");
     s.push('\n');

@@ -125,7 +125,84 @@ pub fn render(analysis: &Analysis, columns: &[&str]) -> String {
     if analysis.matrices.iter().any(|m| m.reshaped) {
         let _ = writeln!(out, "* reshaped to 2-D: {}", crate::RESHAPE_RULE);
     }
+    out.push_str(&diagnoses_block(analysis));
     out.push_str(&crate::summary(analysis));
+    out
+}
+
+/// Eight levels for a depth profile drawn in one line.
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// The summary of the diagnoses under the table: counts, layers concerned, pruning candidates, and
+/// the depth profile of `kl_excess` per role.
+pub fn diagnoses_block(analysis: &Analysis) -> String {
+    let d = &analysis.diagnoses;
+    let mut out = String::new();
+    if analysis.options.quick || analysis.matrices.iter().all(|m| m.metrics.kl_excess.is_none()) {
+        return out;
+    }
+    let _ = writeln!(out, "diagnoses (thresholds: --threshold NAME=VALUE; evidence and mitigations in the JSON)");
+    let mut kinds: std::collections::BTreeMap<&str, Vec<&svdiag_analysis::Diagnosis>> = Default::default();
+    for x in d.matrices.iter().chain(&d.model) {
+        kinds.entry(x.kind).or_default().push(x);
+    }
+    if kinds.is_empty() {
+        let _ = writeln!(out, "  none: no spectral saturation, isotropy or layer imbalance at these thresholds");
+    }
+    for (kind, list) in &kinds {
+        let mut layers: Vec<u32> = list.iter().flat_map(|x| x.layers.iter().copied()).collect();
+        layers.sort_unstable();
+        layers.dedup();
+        let subjects: Vec<&str> = list.iter().map(|x| x.subject.as_str()).collect();
+        let what = if list.len() <= 3 { subjects.join(", ") } else { format!("{}, …", subjects[..3].join(", ")) };
+        let _ = write!(out, "  {kind}: {} ({what})", list.len());
+        if !layers.is_empty() {
+            let l: Vec<String> = layers.iter().map(|l| l.to_string()).collect();
+            let _ = write!(out, "; layers {}", l.join(","));
+        }
+        let _ = writeln!(out);
+    }
+    if !d.pruning_candidates.is_empty() {
+        let c: Vec<String> = d
+            .pruning_candidates
+            .iter()
+            .map(|c| match c.alpha {
+                Some(a) => format!(
+                    "{} (kl_excess {}, alpha {})",
+                    c.layer,
+                    number(Some(c.kl_excess), false),
+                    number(Some(a), false)
+                ),
+                None => format!("{} (kl_excess {})", c.layer, number(Some(c.kl_excess), false)),
+            })
+            .collect();
+        let _ = writeln!(out, "  pruning candidates (layers, strongest first): {}", c.join(", "));
+    }
+    if !d.depth_profile.is_empty() {
+        let _ = writeln!(out, "  kl_excess by depth (first → last layer):");
+        let width = d.depth_profile.keys().map(|k| k.len()).max().unwrap_or(0);
+        for (role, profile) in &d.depth_profile {
+            let (lo, hi) = profile
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.kl_excess), b.max(p.kl_excess)));
+            let bars: String = profile
+                .iter()
+                .map(|p| {
+                    let f = if hi > lo { (p.kl_excess - lo) / (hi - lo) } else { 0.5 };
+                    BARS[((f * 7.0).round() as usize).min(7)]
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "    {role:<width$}  {bars}  {} … {}  (min {}, max {})",
+                number(profile.first().map(|p| p.kl_excess), false),
+                number(profile.last().map(|p| p.kl_excess), false),
+                number(Some(lo), false),
+                number(Some(hi), false)
+            );
+        }
+    }
+    let _ = writeln!(out);
     out
 }
 
