@@ -23,7 +23,25 @@ use svdiag_report::Format;
 
 use crate::args::{AnalyzeArgs, Cli, Command, InspectArgs, TheoryArgs};
 
+/// glibc raises its mmap threshold each time a large block is freed, after which the per-matrix
+/// buffers (Gram matrices, widened blocks, eigen-solver workspaces) come from per-thread arenas that
+/// keep their memory: with two workers that doubled peak RSS (351 MB instead of 165 MB on a 0.4 GB
+/// bf16 checkpoint). A fixed threshold sends every large buffer back to the OS when it is freed.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_large_buffers_to_the_os() {
+    // SAFETY: mallopt only changes an allocator tuning parameter; it is called before any thread
+    // is started, and a refused setting (return value 0) leaves the default behaviour.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_large_buffers_to_the_os() {}
+
 fn main() -> ExitCode {
+    return_large_buffers_to_the_os();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) if args.list => run_inspect(InspectArgs {
