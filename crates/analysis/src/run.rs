@@ -25,6 +25,8 @@ pub struct AnalysisOptions {
     pub method: Method,
     /// Thresholds of the diagnoses.
     pub thresholds: crate::Thresholds,
+    /// `--farms`: also fit `alpha_farms` with these window parameters.
+    pub farms: Option<svdiag_core::farms::FarmsParams>,
 }
 
 /// How the exact mode computes singular values.
@@ -267,7 +269,7 @@ fn analyze_one(plan: &Plan, task: &Task, options: &AnalysisOptions) -> Result<Ma
         return Err(failed(info, &file, format!("{}×{} block does not fit the stored tensor", task.rows, task.cols)));
     }
     let src = Stored { values, rows: task.rows, cols: task.cols, first_row };
-    let (metrics, spectrum, route, route_reason) = if options.quick {
+    let (mut metrics, spectrum, route, route_reason) = if options.quick {
         let matrix = gram::whole(&src).map_err(fail)?;
         (Metrics::quick(&matrix, &options.metrics, QUICK_TOLERANCE), None, None, None)
     } else if options.method == Method::Svd {
@@ -279,6 +281,18 @@ fn analyze_one(plan: &Plan, task: &Task, options: &AnalysisOptions) -> Result<Ma
         let reason = (!out.reason.is_empty()).then_some(out.reason);
         (Metrics::compute(&out.spectrum, out.l12_norm, &options.metrics), Some(out.spectrum), Some(out.route), reason)
     };
+    if let (Some(params), false) = (&options.farms, options.quick) {
+        // the windows need the whole matrix in f64 (only with --farms)
+        let matrix = gram::whole(&src).map_err(fail)?;
+        match svdiag_core::farms::Farms::of(&matrix, params) {
+            Ok(f) => metrics.farms = Some(f),
+            Err(reason) => {
+                for field in svdiag_core::farms::FARMS_FIELDS {
+                    metrics.undefined.push(svdiag_core::Undefined { field, reason });
+                }
+            }
+        }
+    }
     Ok(MatrixRecord {
         name: info.name.clone(),
         file,

@@ -36,6 +36,7 @@ fn run_with(normalization: Normalization, q: RenyiOrder, method: Method) -> Vec<
         quick: false,
         method,
         thresholds: Default::default(),
+        farms: None,
     };
     let a = analyze(&plan, &options, &NoProgress);
     assert!(a.failed.is_empty(), "{:?}", a.failed);

@@ -142,6 +142,23 @@ pub struct AnalyzeArgs {
     #[arg(long = "threshold", value_name = "NAME=VALUE", value_parser = parse_threshold)]
     pub thresholds: Vec<String>,
 
+    /// Also fit alpha_farms: the power law of the pooled ESD of fixed-aspect-ratio windows (FARMS),
+    /// free of the aspect-ratio bias of alpha. Needs each matrix in f64 once more.
+    #[arg(long, conflicts_with = "quick")]
+    pub farms: bool,
+
+    /// FARMS window's shorter side [default: half the matrix's shorter side, at least 16].
+    #[arg(long, value_name = "N", requires = "farms", value_parser = parse_window)]
+    pub farms_window: Option<usize>,
+
+    /// FARMS window aspect ratio, longer over shorter side (≥ 1).
+    #[arg(long, value_name = "Q", default_value = "1", requires = "farms", value_parser = parse_ratio)]
+    pub farms_ratio: f64,
+
+    /// Fraction of a FARMS window shared with the next one along each axis, in [0, 0.95].
+    #[arg(long, value_name = "F", default_value = "0.5", requires = "farms", value_parser = parse_overlap)]
+    pub farms_overlap: f64,
+
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_name = "N", value_parser = parse_threads)]
     pub threads: Option<usize>,
@@ -177,6 +194,27 @@ fn parse_threads(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),
         _ => Err(format!("'{s}' is not a positive number of threads")),
+    }
+}
+
+fn parse_ratio(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(q) if q.is_finite() && q >= 1.0 => Ok(q),
+        _ => Err(format!("'{s}' is not an aspect ratio ≥ 1")),
+    }
+}
+
+fn parse_overlap(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if (0.0..=0.95).contains(&f) => Ok(f),
+        _ => Err(format!("'{s}' is not an overlap in [0, 0.95]")),
+    }
+}
+
+fn parse_window(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 2 => Ok(n),
+        _ => Err(format!("'{s}' is not a window size ≥ 2")),
     }
 }
 

@@ -88,6 +88,11 @@ fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         threads: args.threads,
         quick: args.quick,
         method: args.method,
+        farms: args.farms.then_some(svdiag_core::farms::FarmsParams {
+            window: args.farms_window,
+            ratio: args.farms_ratio,
+            overlap: args.farms_overlap,
+        }),
         thresholds: {
             let mut t = svdiag_analysis::Thresholds::default();
             for a in &args.thresholds {

@@ -23,6 +23,7 @@
 
 pub mod dtype;
 pub mod error;
+pub mod farms;
 pub mod gram;
 pub mod htsr;
 pub mod matrix;

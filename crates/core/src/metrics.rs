@@ -177,6 +177,8 @@ pub struct Metrics {
     pub mp: Option<crate::mp::MpBaseline>,
     /// `kl_uniform − random_baseline_kl`.
     pub kl_excess: Option<f64>,
+    /// The FARMS fit, when asked for ([`crate::farms`]; set by the caller, which holds the matrix).
+    pub farms: Option<crate::farms::Farms>,
     /// Remarks on defined values (e.g. why `outliers_below` is 0 for a square matrix).
     pub notes: Vec<Undefined>,
     /// Reasons for every metric without a finite value.
@@ -304,6 +306,7 @@ impl Metrics {
             }
         };
         Self {
+            farms: None,
             htsr,
             mp,
             kl_excess,
@@ -380,6 +383,7 @@ impl Metrics {
             renyi_entropy_typical: None,
             renyi_entropy_zscore: None,
             htsr: None,
+            farms: None,
             mp: None,
             kl_excess: None,
             notes: Vec::new(),
@@ -408,6 +412,8 @@ impl Metrics {
             "renyi_entropy_typical" => self.renyi_entropy_typical,
             "renyi_entropy_zscore" => self.renyi_entropy_zscore,
             "kl_excess" => self.kl_excess,
+            "alpha_farms" => self.farms.map(|f| f.fit.alpha),
+            "farms_windows" => self.farms.map(|f| f.windows as f64),
             "mp_scale" => self.mp.map(|b| b.scale),
             "mp_lower_edge" => self.mp.map(|b| b.lower_edge),
             "mp_upper_edge" => self.mp.map(|b| b.upper_edge),

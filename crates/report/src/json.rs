@@ -35,6 +35,8 @@ struct Settings<'a> {
     spectrum: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     method: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    farms: Option<svdiag_core::farms::FarmsParams>,
     svd: &'static str,
     reshape: &'static str,
 }
@@ -90,6 +92,10 @@ struct Record<'a> {
     xmin: Option<f64>,
     ks_distance: Option<f64>,
     num_tail: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alpha_farms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    farms_windows: Option<usize>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     undefined: BTreeMap<&'static str, &'static str>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -151,6 +157,8 @@ impl<'a> Record<'a> {
             xmin: finite(m.htsr.map(|h| h.fit.xmin)),
             ks_distance: finite(m.htsr.map(|h| h.fit.ks_distance)),
             num_tail: m.htsr.map(|h| h.num_tail),
+            alpha_farms: finite(m.farms.map(|f| f.fit.alpha)),
+            farms_windows: m.farms.map(|f| f.windows),
             undefined: m.undefined.iter().map(|u| (u.field, u.reason)).collect(),
             notes: m.notes.iter().map(|u| (u.field, u.reason)).collect(),
             route: r.route.map(|x| x.name()),
@@ -174,6 +182,7 @@ pub fn render(analysis: &Analysis) -> String {
                 svdiag_analysis::Method::Auto => "auto",
                 svdiag_analysis::Method::Svd => "svd",
             }),
+            farms: analysis.options.farms,
             svd: crate::svd_method(&analysis.options),
             reshape: crate::RESHAPE_RULE,
         },

@@ -15,6 +15,7 @@ pub mod theory;
 use std::str::FromStr;
 
 pub use svdiag_analysis::Analysis;
+pub use svdiag_core::farms::FARMS_FIELDS;
 pub use svdiag_core::htsr::HTSR_FIELDS;
 pub use svdiag_core::metrics::{BASELINE_FIELDS, METRIC_FIELDS};
 pub use svdiag_core::mp::MP_FIELDS;
@@ -49,14 +50,14 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const SVD_METHOD: &str = "faer SVD, singular values only, in f64 (inputs widened from their storage dtype)";
 
 /// Every per-matrix metric field in output order: SCIENCE.md §2, the random-simplex baseline (§3),
-/// the random-matrix baseline (§4), the HTSR fields (§5).
+/// the random-matrix baseline (§4), the HTSR fields (§5), the FARMS fields (`--farms`).
 pub fn metric_fields() -> impl Iterator<Item = &'static str> {
-    METRIC_FIELDS.into_iter().chain(BASELINE_FIELDS).chain(MP_FIELDS).chain(HTSR_FIELDS)
+    METRIC_FIELDS.into_iter().chain(BASELINE_FIELDS).chain(MP_FIELDS).chain(HTSR_FIELDS).chain(FARMS_FIELDS)
 }
 
 /// Fields written as integers.
 pub fn is_count(field: &str) -> bool {
-    matches!(field, "numerical_rank" | "num_tail" | "outliers_above" | "outliers_below")
+    matches!(field, "numerical_rank" | "num_tail" | "outliers_above" | "outliers_below" | "farms_windows")
 }
 
 /// How the exact spectra of a run were computed, as written into reports.
