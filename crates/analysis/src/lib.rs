@@ -16,6 +16,7 @@
 pub mod diagnose;
 mod plan;
 mod run;
+pub mod surgery;
 
 pub use diagnose::{DepthPoint, Diagnoses, Diagnosis, PruningCandidate, Thresholds};
 

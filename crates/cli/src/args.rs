@@ -32,6 +32,31 @@ pub enum Command {
     /// Where the entropy of a uniformly random distribution on n points lies: exact values, the
     /// seed document's approximations, and a Monte Carlo estimate.
     Theory(TheoryArgs),
+    /// Write a copy of a safetensors checkpoint with one decile of singular values removed from the
+    /// selected matrices (the others copied byte for byte), for perplexity studies.
+    Ablate(AblateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AblateArgs {
+    /// The safetensors checkpoint to copy.
+    pub input: PathBuf,
+
+    /// The decile of singular values to zero, 1–10, by rank (1 = the largest tenth).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=10))]
+    pub decile: u8,
+
+    /// Only matrices of these roles, comma-separated (e.g. mlp_down,attn_o) [default: every matrix].
+    #[arg(long, value_delimiter = ',', value_parser = parse_role, value_name = "ROLES")]
+    pub roles: Vec<svdiag_core::Role>,
+
+    /// Only tensors whose name matches this regular expression (unanchored).
+    #[arg(long, value_name = "REGEX")]
+    pub filter: Option<String>,
+
+    /// The ablated copy (safetensors), written atomically.
+    #[arg(short, long, value_name = "OUT.safetensors")]
+    pub output: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -216,6 +241,13 @@ fn parse_window(s: &str) -> Result<usize, String> {
         Ok(n) if n >= 2 => Ok(n),
         _ => Err(format!("'{s}' is not a window size ≥ 2")),
     }
+}
+
+fn parse_role(s: &str) -> Result<svdiag_core::Role, String> {
+    svdiag_core::Role::from_canonical(s).ok_or_else(|| {
+        let all: Vec<&str> = svdiag_core::Role::ALL.iter().map(|r| r.name()).collect();
+        format!("unknown role '{s}' (one of: {})", all.join(", "))
+    })
 }
 
 fn parse_threshold(s: &str) -> Result<String, String> {

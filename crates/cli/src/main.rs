@@ -21,7 +21,7 @@ use svdiag_analysis::{analyze, AnalysisOptions, Plan};
 use svdiag_formats::ReadOptions;
 use svdiag_report::Format;
 
-use crate::args::{AnalyzeArgs, Cli, Command, InspectArgs, TheoryArgs};
+use crate::args::{AblateArgs, AnalyzeArgs, Cli, Command, InspectArgs, TheoryArgs};
 
 /// glibc raises its mmap threshold each time a large block is freed, after which the per-matrix
 /// buffers (Gram matrices, widened blocks, eigen-solver workspaces) come from per-thread arenas that
@@ -53,6 +53,7 @@ fn main() -> ExitCode {
         Command::Analyze(args) => run_analyze(args),
         Command::Inspect(args) => run_inspect(args),
         Command::Theory(args) => run_theory(args),
+        Command::Ablate(args) => run_ablate(args),
     };
     match result {
         Ok(code) => code,
@@ -135,6 +136,39 @@ fn run_inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
         svdiag_report::inspect::render_json(&plan)
     };
     output::write_stdout(text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_ablate(args: AblateArgs) -> anyhow::Result<ExitCode> {
+    let same = |a: &std::path::Path, b: &std::path::Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    };
+    if same(&args.input, &args.output) {
+        anyhow::bail!("-o {} is the input file: write the ablated copy elsewhere", args.output.display());
+    }
+    let filter = args.filter.as_deref().map(regex::Regex::new).transpose().context("invalid --filter pattern")?;
+    let options = svdiag_analysis::surgery::AblateOptions { decile: args.decile, roles: args.roles, filter };
+    let report = output::write_atomically_with(&args.output, |w| {
+        svdiag_analysis::surgery::ablate(&args.input, &options, w).map_err(anyhow::Error::from)
+    })?;
+    if report.ablated.is_empty() {
+        // the (unchanged) copy stays, but say so loudly: the selection matched no matrix
+        eprintln!("warning: no matrix matched the selection; {} is an unchanged copy", args.output.display());
+    }
+    for a in &report.ablated {
+        eprintln!(
+            "ablated {} ({}×{}): rank positions {}..{} zeroed",
+            a.name, a.matrix_shape[0], a.matrix_shape[1], a.zeroed.start, a.zeroed.end
+        );
+    }
+    eprintln!(
+        "{} ablated (decile {}), {} copied unchanged → {}",
+        svdiag_report::plural(report.ablated.len(), "matrix", "matrices"),
+        args.decile,
+        svdiag_report::plural(report.copied, "tensor", "tensors"),
+        args.output.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

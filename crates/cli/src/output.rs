@@ -8,6 +8,14 @@ use anyhow::Context;
 /// Writes `bytes` to `path` through a temporary file in the same directory, renamed into place
 /// only when complete: a reader never sees a partial report, and a failure leaves no file behind.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    write_atomically_with(path, |w| w.write_all(bytes).map_err(anyhow::Error::from))
+}
+
+/// Like [`write_atomically`], for output produced piece by piece by `fill` (buffered).
+pub fn write_atomically_with<T>(
+    path: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<&mut std::fs::File>) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -17,11 +25,15 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut tmp = tempfile::Builder::new().prefix(".svdiag-").suffix(".tmp").tempfile_in(dir).with_context(|| {
         format!("cannot write {}: cannot create a temporary file in {}", path.display(), dir.display())
     })?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    let value = {
+        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+        let value = fill(&mut w)?;
+        w.flush().with_context(|| format!("cannot write {}", path.display()))?;
+        value
+    };
+    tmp.as_file().sync_all().with_context(|| format!("cannot write {}", path.display()))?;
     tmp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    Ok(value)
 }
 
 /// Writes `bytes` to stdout.

@@ -92,3 +92,22 @@ impl serde::Serialize for Dtype {
         s.serialize_str(self.name())
     }
 }
+
+impl Dtype {
+    /// Rounds f64 values to this dtype (to nearest, ties to even) and writes them little-endian:
+    /// the inverse of [`Dtype::widen_le`] for values it produced.
+    pub fn narrow_le(self, values: &[f64]) -> Result<Vec<u8>, crate::CoreError> {
+        let size = self.size().ok_or(crate::CoreError::NotFloat(self))?;
+        let mut out = Vec::with_capacity(values.len() * size);
+        for &v in values {
+            match self {
+                Dtype::F64 => out.extend_from_slice(&v.to_le_bytes()),
+                Dtype::F32 => out.extend_from_slice(&(v as f32).to_le_bytes()),
+                Dtype::F16 => out.extend_from_slice(&half::f16::from_f64(v).to_le_bytes()),
+                Dtype::BF16 => out.extend_from_slice(&half::bf16::from_f64(v).to_le_bytes()),
+                Dtype::Quantized(_) | Dtype::Other(_) => unreachable!("size() returned None above"),
+            }
+        }
+        Ok(out)
+    }
+}

@@ -34,6 +34,7 @@ pub mod quick;
 pub mod simplex;
 pub mod special;
 pub mod spectrum;
+pub mod surgery;
 pub mod tridiagonal;
 
 pub use dtype::Dtype;

@@ -42,6 +42,28 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role, in display order.
+    pub const ALL: [Role; 13] = [
+        Role::Embedding,
+        Role::PosEmbedding,
+        Role::AttnQkv,
+        Role::AttnQ,
+        Role::AttnK,
+        Role::AttnV,
+        Role::AttnO,
+        Role::MlpGate,
+        Role::MlpUp,
+        Role::MlpDown,
+        Role::Conv,
+        Role::Other,
+        Role::LmHead,
+    ];
+
+    /// The role with this canonical name.
+    pub fn from_canonical(name: &str) -> Option<Role> {
+        Self::ALL.into_iter().find(|r| r.name() == name)
+    }
+
     /// The canonical name (`attn_q`, `mlp_down`, …).
     pub fn name(self) -> &'static str {
         match self {

@@ -20,6 +20,7 @@ pub struct SafetensorsFile {
     map: Mmap,
     tensors: Vec<TensorInfo>,
     ranges: Vec<Range<usize>>,
+    metadata: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl SafetensorsFile {
@@ -49,7 +50,13 @@ impl SafetensorsFile {
             .collect();
         entries.sort_by(|a, b| (a.2.start, &a.0).cmp(&(b.2.start, &b.0)));
         let (tensors, ranges) = entries.into_iter().map(|(_, t, r)| (t, r)).unzip();
-        Ok(Self { path: path.to_path_buf(), map, tensors, ranges })
+        let metadata = metadata.metadata().as_ref().map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+        Ok(Self { path: path.to_path_buf(), map, tensors, ranges, metadata })
+    }
+
+    /// The header's free-form `__metadata__`, if any.
+    pub fn metadata(&self) -> Option<&std::collections::BTreeMap<String, String>> {
+        self.metadata.as_ref()
     }
 }
 
