@@ -35,6 +35,31 @@ pub enum Command {
     /// Write a copy of a safetensors checkpoint with one decile of singular values removed from the
     /// selected matrices (the others copied byte for byte), for perplexity studies.
     Ablate(AblateArgs),
+    /// Entropies of a representation matrix Z (N samples × d, e.g. saved activations): von Neumann
+    /// and Rényi entropy of ZZᵀ/tr, Vendi score, RankMe, truncated entropy.
+    Repr(ReprArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReprArgs {
+    /// A file holding the matrix (.npy, .npz, safetensors, …): rows are samples.
+    pub input: PathBuf,
+
+    /// The tensor to use when the file holds several.
+    #[arg(long, value_name = "NAME")]
+    pub tensor: Option<String>,
+
+    /// Order α of matrix_renyi_entropy: a number ≥ 0 or 'inf'.
+    #[arg(long, default_value = "2", value_name = "A", allow_negative_numbers = true)]
+    pub alpha: RenyiOrder,
+
+    /// Number of leading eigenvalues in truncated_entropy.
+    #[arg(long, default_value = "10", value_name = "K", value_parser = parse_threads)]
+    pub top_k: usize,
+
+    /// Output format [default: table on a terminal, else json].
+    #[arg(short, long, value_parser = parse_format, value_name = "table|json")]
+    pub format: Option<Format>,
 }
 
 #[derive(Debug, Args)]

@@ -21,7 +21,7 @@ use svdiag_analysis::{analyze, AnalysisOptions, Plan};
 use svdiag_formats::ReadOptions;
 use svdiag_report::Format;
 
-use crate::args::{AblateArgs, AnalyzeArgs, Cli, Command, InspectArgs, TheoryArgs};
+use crate::args::{AblateArgs, AnalyzeArgs, Cli, Command, InspectArgs, ReprArgs, TheoryArgs};
 
 /// glibc raises its mmap threshold each time a large block is freed, after which the per-matrix
 /// buffers (Gram matrices, widened blocks, eigen-solver workspaces) come from per-thread arenas that
@@ -54,6 +54,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => run_inspect(args),
         Command::Theory(args) => run_theory(args),
         Command::Ablate(args) => run_ablate(args),
+        Command::Repr(args) => run_repr(args),
     };
     match result {
         Ok(code) => code,
@@ -169,6 +170,45 @@ fn run_ablate(args: AblateArgs) -> anyhow::Result<ExitCode> {
         svdiag_report::plural(report.copied, "tensor", "tensors"),
         args.output.display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_repr(args: ReprArgs) -> anyhow::Result<ExitCode> {
+    let source = svdiag_formats::open(&args.input)?;
+    let path = args.input.display().to_string();
+    let tensors = source.tensors();
+    let index = match &args.tensor {
+        Some(name) => {
+            tensors.iter().position(|t| &t.name == name).with_context(|| format!("{path}: no tensor named '{name}'"))?
+        }
+        None => {
+            let candidates: Vec<usize> = (0..tensors.len()).filter(|&i| tensors[i].shape.len() >= 2).collect();
+            match candidates.as_slice() {
+                [i] => *i,
+                [] => anyhow::bail!("{path}: no tensor with 2 or more axes"),
+                many => anyhow::bail!(
+                    "{path} holds {} matrices; choose one with --tensor ({})",
+                    many.len(),
+                    many.iter().take(8).map(|&i| tensors[i].name.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            }
+        }
+    };
+    let info = &tensors[index];
+    let (n, d) = svdiag_analysis::matrix_shape(info).map_err(|e| anyhow::anyhow!("{path}: {}: {e}", info.name))?;
+    let z = match source.read(index)? {
+        svdiag_formats::TensorData::Bytes(b) => svdiag_core::Matrix::from_le_bytes(&b, info.dtype, n, d),
+        svdiag_formats::TensorData::F64(v) => svdiag_core::Matrix::from_row_major(v, n, d),
+    }
+    .map_err(|e| anyhow::anyhow!("{path}: {}: {e}", info.name))?;
+    let r = svdiag_core::representation::Representation::of(&z, args.alpha.get(), args.top_k)
+        .map_err(|e| anyhow::anyhow!("{path}: {}: {e}", info.name))?;
+    let text = if table_or_json(args.format, "repr")? {
+        svdiag_report::representation::render_table(&path, &info.name, &r)
+    } else {
+        svdiag_report::representation::render_json(&path, &info.name, &r)
+    };
+    output::write_stdout(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 

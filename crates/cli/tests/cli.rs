@@ -505,3 +505,24 @@ fn usage_errors_exit_2() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("Rényi order q must be ≥ 0"), "{}", out.stderr);
 }
+
+#[test]
+fn repr_reports_the_representation_entropies() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/representation");
+    let out = run(&dir, &["repr", "z_tall.npy", "-f", "json", "--alpha", "inf", "--top-k", "5"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["command"], "repr");
+    assert_eq!((doc["samples"].as_u64(), doc["dim"].as_u64(), doc["top_k"].as_u64()), (Some(300), Some(48), Some(5)));
+    for f in ["von_neumann_entropy", "matrix_renyi_entropy", "vendi_score", "rankme", "truncated_entropy"] {
+        assert!(doc[f].as_f64().unwrap() > 0.0, "{f}");
+    }
+    // a file with several matrices needs --tensor, and says which
+    let many = run(&reference_dir(), &["repr", "reference.safetensors"]);
+    assert_eq!(many.code, 2);
+    assert!(many.stderr.contains("choose one with --tensor"), "{}", many.stderr);
+    let one = run(&reference_dir(), &["repr", "reference.safetensors", "--tensor", "gauss_f32", "-f", "json"]);
+    assert_eq!(one.code, 0, "{}", one.stderr);
+    let missing = run(&reference_dir(), &["repr", "reference.safetensors", "--tensor", "nope"]);
+    assert!(missing.code == 2 && missing.stderr.contains("no tensor named 'nope'"), "{}", missing.stderr);
+}

@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod mp;
 pub mod naming;
 pub mod quick;
+pub mod representation;
 pub mod simplex;
 pub mod special;
 pub mod spectrum;

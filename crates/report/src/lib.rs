@@ -9,6 +9,7 @@
 pub mod csv;
 pub mod inspect;
 pub mod json;
+pub mod representation;
 pub mod table;
 pub mod theory;
 
