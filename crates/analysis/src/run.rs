@@ -27,6 +27,8 @@ pub struct AnalysisOptions {
     pub thresholds: crate::Thresholds,
     /// `--farms`: also fit `alpha_farms` with these window parameters.
     pub farms: Option<svdiag_core::farms::FarmsParams>,
+    /// `--polar`: also measure the polar factor `UVᵀ`.
+    pub polar: bool,
 }
 
 /// How the exact mode computes singular values.
@@ -281,6 +283,17 @@ fn analyze_one(plan: &Plan, task: &Task, options: &AnalysisOptions) -> Result<Ma
         let reason = (!out.reason.is_empty()).then_some(out.reason);
         (Metrics::compute(&out.spectrum, out.l12_norm, &options.metrics), Some(out.spectrum), Some(out.route), reason)
     };
+    if options.polar && !options.quick {
+        let matrix = gram::whole(&src).map_err(fail)?;
+        match svdiag_core::surgery::Polar::of(&matrix) {
+            Ok(p) => metrics.polar = Some(p),
+            Err(reason) => {
+                for field in svdiag_core::surgery::POLAR_FIELDS {
+                    metrics.undefined.push(svdiag_core::Undefined { field, reason });
+                }
+            }
+        }
+    }
     if let (Some(params), false) = (&options.farms, options.quick) {
         // the windows need the whole matrix in f64 (only with --farms)
         let matrix = gram::whole(&src).map_err(fail)?;

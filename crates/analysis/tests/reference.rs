@@ -37,6 +37,7 @@ fn run_with(normalization: Normalization, q: RenyiOrder, method: Method) -> Vec<
         method,
         thresholds: Default::default(),
         farms: None,
+        polar: false,
     };
     let a = analyze(&plan, &options, &NoProgress);
     assert!(a.failed.is_empty(), "{:?}", a.failed);

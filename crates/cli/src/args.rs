@@ -192,6 +192,13 @@ pub struct AnalyzeArgs {
     #[arg(long = "threshold", value_name = "NAME=VALUE", value_parser = parse_threshold)]
     pub thresholds: Vec<String>,
 
+    /// Also measure the polar factor UVᵀ of each matrix (Muon's update direction): its computed
+    /// spectrum's kl_uniform (≈ 0), stable rank (≈ r) and condition number (≈ 1) as a sanity check,
+    /// and polar_distance = √(1 − (Σσ)²/(r·Σσ²)), how far W's direction is from it. Needs an SVD
+    /// with vectors per matrix.
+    #[arg(long, conflicts_with = "quick")]
+    pub polar: bool,
+
     /// Also fit alpha_farms: the power law of the pooled ESD of fixed-aspect-ratio windows (FARMS),
     /// free of the aspect-ratio bias of alpha. Needs each matrix in f64 once more.
     #[arg(long, conflicts_with = "quick")]

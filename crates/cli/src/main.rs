@@ -90,6 +90,7 @@ fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         threads: args.threads,
         quick: args.quick,
         method: args.method,
+        polar: args.polar,
         farms: args.farms.then_some(svdiag_core::farms::FarmsParams {
             window: args.farms_window,
             ratio: args.farms_ratio,

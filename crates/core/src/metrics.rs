@@ -177,6 +177,8 @@ pub struct Metrics {
     pub mp: Option<crate::mp::MpBaseline>,
     /// `kl_uniform − random_baseline_kl`.
     pub kl_excess: Option<f64>,
+    /// The polar factor's metrics, when asked for (`--polar`; set by the caller).
+    pub polar: Option<crate::surgery::Polar>,
     /// The FARMS fit, when asked for ([`crate::farms`]; set by the caller, which holds the matrix).
     pub farms: Option<crate::farms::Farms>,
     /// Remarks on defined values (e.g. why `outliers_below` is 0 for a square matrix).
@@ -306,6 +308,7 @@ impl Metrics {
             }
         };
         Self {
+            polar: None,
             farms: None,
             htsr,
             mp,
@@ -384,6 +387,7 @@ impl Metrics {
             renyi_entropy_zscore: None,
             htsr: None,
             farms: None,
+            polar: None,
             mp: None,
             kl_excess: None,
             notes: Vec::new(),
@@ -413,6 +417,9 @@ impl Metrics {
             "renyi_entropy_zscore" => self.renyi_entropy_zscore,
             "kl_excess" => self.kl_excess,
             "alpha_farms" => self.farms.map(|f| f.fit.alpha),
+            "polar_kl_uniform" | "polar_stable_rank" | "polar_condition_number" | "polar_distance" => {
+                self.polar.and_then(|p| p.get(field))
+            }
             "farms_windows" => self.farms.map(|f| f.windows as f64),
             "mp_scale" => self.mp.map(|b| b.scale),
             "mp_lower_edge" => self.mp.map(|b| b.lower_edge),

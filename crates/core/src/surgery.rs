@@ -31,6 +31,71 @@ pub fn zero_decile(w: &Matrix, decile: u8) -> Result<(Vec<f64>, Range<usize>), C
     Ok((data, range))
 }
 
+/// The per-matrix fields of `--polar`.
+pub const POLAR_FIELDS: [&str; 4] =
+    ["polar_kl_uniform", "polar_stable_rank", "polar_condition_number", "polar_distance"];
+
+/// The polar factor `P = UVᵀ` of `W` (Muon's update direction) and how far `W`'s direction is from it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Polar {
+    /// `kl_uniform` of `P`'s computed spectrum (0 for an exactly flat one).
+    pub kl_uniform: f64,
+    /// `stable_rank` of `P` (`r` when flat).
+    pub stable_rank: f64,
+    /// `σ_1(P)/σ_r(P)` (1 when flat).
+    pub condition_number: f64,
+    /// `min_c ‖cW − P‖_F / ‖P‖_F = √(1 − (Σσ)²/(r·Σσ²))`: 0 when `W` is already a scaled
+    /// orthogonal matrix, → 1 as its spectrum concentrates.
+    pub distance: f64,
+}
+
+impl Polar {
+    /// Forms `P = UVᵀ` from the thin SVD of `w` and measures it (its singular values by the direct
+    /// SVD); `Err` for a matrix with a zero singular value (no unique polar factor).
+    pub fn of(w: &Matrix) -> Result<Self, &'static str> {
+        let (m, n) = (w.rows(), w.cols());
+        let a: Mat<f64> = w.transposed_view().transpose().to_owned();
+        let svd = a.thin_svd().map_err(|_| "the SVD for the polar factor did not converge")?;
+        let s = svd.S().column_vector();
+        let r = m.min(n);
+        let tol = s[0] * (m.max(n) as f64) * f64::EPSILON;
+        if r == 0 || s[r - 1] <= tol {
+            return Err("rank-deficient matrix: its polar factor is not unique");
+        }
+        let mut p = Mat::<f64>::zeros(m, n);
+        matmul(p.as_mut(), Accum::Replace, svd.U(), svd.V().transpose(), 1.0, Par::Seq);
+        let pm = Matrix::from_row_major(
+            (0..m).flat_map(|i| (0..n).map(move |j| (i, j))).map(|(i, j)| p[(i, j)]).collect(),
+            m,
+            n,
+        )
+        .map_err(|_| "the polar factor is not finite")?;
+        let ps = crate::Spectrum::of(&pm).map_err(|_| "the SVD of the polar factor did not converge")?;
+        let sp = ps.values();
+        let total: f64 = sp.iter().sum();
+        let prob: Vec<f64> = sp.iter().map(|v| v / total).collect();
+        let sum: f64 = s.iter().sum();
+        let sum2: f64 = s.iter().map(|x| x * x).sum();
+        Ok(Self {
+            kl_uniform: (r as f64).ln() - crate::metrics::shannon(&prob),
+            stable_rank: sp.iter().map(|v| v * v).sum::<f64>() / (sp[0] * sp[0]),
+            condition_number: sp[0] / sp[r - 1],
+            distance: (1.0 - sum * sum / (r as f64 * sum2)).max(0.0).sqrt(),
+        })
+    }
+
+    /// A field by canonical name.
+    pub fn get(&self, field: &str) -> Option<f64> {
+        Some(match field {
+            "polar_kl_uniform" => self.kl_uniform,
+            "polar_stable_rank" => self.stable_rank,
+            "polar_condition_number" => self.condition_number,
+            "polar_distance" => self.distance,
+            _ => return None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,5 +110,17 @@ mod tests {
         assert_eq!(covered, (0..r).collect::<Vec<_>>());
         assert_eq!(decile_range(100, 3), 20..30);
         assert!(decile_range(5, 1).is_empty());
+    }
+
+    #[test]
+    fn the_polar_factor_is_flat_and_the_distance_is_exact() {
+        // W = diag(3, 1) padded: P = [I 0], distance √(1 − 16/(2·10)) = √0.2
+        let w = Matrix::from_row_major(vec![3.0, 0.0, 0.0, 0.0, 1.0, 0.0], 2, 3).unwrap();
+        let p = Polar::of(&w).unwrap();
+        assert!(p.kl_uniform.abs() < 1e-15 && (p.stable_rank - 2.0).abs() < 1e-14, "{p:?}");
+        assert!((p.condition_number - 1.0).abs() < 1e-14);
+        assert!((p.distance - 0.2f64.sqrt()).abs() < 1e-15);
+        let singular = Matrix::from_row_major(vec![1.0, 2.0, 2.0, 4.0], 2, 2).unwrap();
+        assert!(Polar::of(&singular).unwrap_err().contains("rank-deficient"));
     }
 }

@@ -96,6 +96,14 @@ struct Record<'a> {
     alpha_farms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     farms_windows: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    polar_kl_uniform: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    polar_stable_rank: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    polar_condition_number: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    polar_distance: Option<f64>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     undefined: BTreeMap<&'static str, &'static str>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -159,6 +167,10 @@ impl<'a> Record<'a> {
             num_tail: m.htsr.map(|h| h.num_tail),
             alpha_farms: finite(m.farms.map(|f| f.fit.alpha)),
             farms_windows: m.farms.map(|f| f.windows),
+            polar_kl_uniform: finite(m.polar.map(|p| p.kl_uniform)),
+            polar_stable_rank: finite(m.polar.map(|p| p.stable_rank)),
+            polar_condition_number: finite(m.polar.map(|p| p.condition_number)),
+            polar_distance: finite(m.polar.map(|p| p.distance)),
             undefined: m.undefined.iter().map(|u| (u.field, u.reason)).collect(),
             notes: m.notes.iter().map(|u| (u.field, u.reason)).collect(),
             route: r.route.map(|x| x.name()),

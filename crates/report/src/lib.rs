@@ -20,6 +20,7 @@ pub use svdiag_core::farms::FARMS_FIELDS;
 pub use svdiag_core::htsr::HTSR_FIELDS;
 pub use svdiag_core::metrics::{BASELINE_FIELDS, METRIC_FIELDS};
 pub use svdiag_core::mp::MP_FIELDS;
+pub use svdiag_core::surgery::POLAR_FIELDS;
 
 /// Output formats of `svdiag analyze`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,9 +52,15 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const SVD_METHOD: &str = "faer SVD, singular values only, in f64 (inputs widened from their storage dtype)";
 
 /// Every per-matrix metric field in output order: SCIENCE.md §2, the random-simplex baseline (§3),
-/// the random-matrix baseline (§4), the HTSR fields (§5), the FARMS fields (`--farms`).
+/// the random-matrix baseline (§4), the HTSR fields (§5), the FARMS fields (`--farms`), the polar factor (`--polar`).
 pub fn metric_fields() -> impl Iterator<Item = &'static str> {
-    METRIC_FIELDS.into_iter().chain(BASELINE_FIELDS).chain(MP_FIELDS).chain(HTSR_FIELDS).chain(FARMS_FIELDS)
+    METRIC_FIELDS
+        .into_iter()
+        .chain(BASELINE_FIELDS)
+        .chain(MP_FIELDS)
+        .chain(HTSR_FIELDS)
+        .chain(FARMS_FIELDS)
+        .chain(POLAR_FIELDS)
 }
 
 /// Fields written as integers.
