@@ -22,5 +22,5 @@ pub use diagnose::{DepthPoint, Diagnoses, Diagnosis, PruningCandidate, Threshold
 
 pub use plan::{matrix_shape, FileSummary, Gate, InputSummary, Plan, PlanError, Skipped, Task};
 pub use run::{
-    analyze, Analysis, AnalysisOptions, Failed, MatrixRecord, Method, NoProgress, Progress, QUICK_TOLERANCE,
+    analyze, Analysis, AnalysisOptions, ApproxMode, Failed, MatrixRecord, Method, NoProgress, Progress, QUICK_TOLERANCE,
 };

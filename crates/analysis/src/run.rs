@@ -29,6 +29,18 @@ pub struct AnalysisOptions {
     pub farms: Option<svdiag_core::farms::FarmsParams>,
     /// `--polar`: also measure the polar factor `UVᵀ`.
     pub polar: bool,
+    /// `--approx`: SLQ estimates of the entropies, where (or, with `always`, wherever) they are
+    /// cheaper than the exact route.
+    pub approx: Option<(ApproxMode, svdiag_core::slq::SlqOptions)>,
+}
+
+/// When `--approx` estimates instead of computing exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApproxMode {
+    /// Only where the estimate is cheaper than the exact Gram route ([`svdiag_core::slq::worth_it`]).
+    Auto,
+    /// On every matrix (to measure the trade-off).
+    Always,
 }
 
 /// How the exact mode computes singular values.
@@ -98,6 +110,8 @@ pub struct MatrixRecord {
     pub route: Option<Route>,
     /// Why the Gram route refined `σ_min` or fell back to the direct SVD.
     pub route_reason: Option<String>,
+    /// The SLQ estimates with their intervals (`--approx`, where used).
+    pub approx: Option<svdiag_core::slq::Approx>,
 }
 
 /// A matrix that could not be analyzed.
@@ -271,7 +285,17 @@ fn analyze_one(plan: &Plan, task: &Task, options: &AnalysisOptions) -> Result<Ma
         return Err(failed(info, &file, format!("{}×{} block does not fit the stored tensor", task.rows, task.cols)));
     }
     let src = Stored { values, rows: task.rows, cols: task.cols, first_row };
-    let (mut metrics, spectrum, route, route_reason) = if options.quick {
+    let slq = options
+        .approx
+        .filter(|(mode, o)| *mode == ApproxMode::Always || svdiag_core::slq::worth_it(task.rows, task.cols, o));
+    let mut approx = None;
+    let (mut metrics, spectrum, route, route_reason) = if let Some((_, o)) = slq {
+        let matrix = gram::whole(&src).map_err(fail)?;
+        let a = svdiag_core::slq::estimate(&matrix, options.metrics.normalization, &o);
+        approx = Some(a);
+        let quick = Metrics::quick(&matrix, &options.metrics, QUICK_TOLERANCE);
+        (quick.with_approx(&a, task.rows.min(task.cols)), None, None, None)
+    } else if options.quick {
         let matrix = gram::whole(&src).map_err(fail)?;
         (Metrics::quick(&matrix, &options.metrics, QUICK_TOLERANCE), None, None, None)
     } else if options.method == Method::Svd {
@@ -320,6 +344,7 @@ fn analyze_one(plan: &Plan, task: &Task, options: &AnalysisOptions) -> Result<Ma
         singular_values: spectrum.filter(|_| options.keep_spectrum).map(|s| s.values().to_vec()),
         route,
         route_reason,
+        approx,
     })
 }
 

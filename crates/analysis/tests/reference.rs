@@ -38,6 +38,7 @@ fn run_with(normalization: Normalization, q: RenyiOrder, method: Method) -> Vec<
         thresholds: Default::default(),
         farms: None,
         polar: false,
+        approx: None,
     };
     let a = analyze(&plan, &options, &NoProgress);
     assert!(a.failed.is_empty(), "{:?}", a.failed);

@@ -192,6 +192,20 @@ pub struct AnalyzeArgs {
     #[arg(long = "threshold", value_name = "NAME=VALUE", value_parser = parse_threshold)]
     pub thresholds: Vec<String>,
 
+    /// Estimate entropy, kl_uniform, effective_rank, normalized_entropy and nuclear_norm by
+    /// stochastic Lanczos quadrature with 95 % intervals, plus the --quick metrics: auto (default
+    /// when given) only where that is cheaper than the exact route, always on every matrix.
+    #[arg(long, value_name = "auto|always", num_args = 0..=1, default_missing_value = "auto", value_parser = ["auto", "always"], conflicts_with_all = ["quick", "spectrum"])]
+    pub approx: Option<String>,
+
+    /// Rademacher probes of --approx (more: narrower intervals).
+    #[arg(long, default_value = "16", value_name = "N", value_parser = parse_probes, requires = "approx")]
+    pub approx_probes: usize,
+
+    /// Seed of the --approx probes.
+    #[arg(long, default_value = "0", value_name = "S", requires = "approx")]
+    pub approx_seed: u64,
+
     /// Also measure the polar factor UVᵀ of each matrix (Muon's update direction): its computed
     /// spectrum's kl_uniform (≈ 0), stable rank (≈ r) and condition number (≈ 1) as a sanity check,
     /// and polar_distance = √(1 − (Σσ)²/(r·Σσ²)), how far W's direction is from it. Needs an SVD
@@ -251,6 +265,13 @@ fn parse_threads(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),
         _ => Err(format!("'{s}' is not a positive number of threads")),
+    }
+}
+
+fn parse_probes(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (4..=10_000).contains(&n) => Ok(n),
+        _ => Err(format!("'{s}' is not a number of probes in 4..=10000")),
     }
 }
 

@@ -91,6 +91,16 @@ fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         quick: args.quick,
         method: args.method,
         polar: args.polar,
+        approx: args.approx.as_deref().map(|when| {
+            let mode =
+                if when == "always" { svdiag_analysis::ApproxMode::Always } else { svdiag_analysis::ApproxMode::Auto };
+            let o = svdiag_core::slq::SlqOptions {
+                probes: args.approx_probes,
+                seed: args.approx_seed,
+                ..Default::default()
+            };
+            (mode, o)
+        }),
         farms: args.farms.then_some(svdiag_core::farms::FarmsParams {
             window: args.farms_window,
             ratio: args.farms_ratio,

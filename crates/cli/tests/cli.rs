@@ -526,3 +526,25 @@ fn repr_reports_the_representation_entropies() {
     let missing = run(&reference_dir(), &["repr", "reference.safetensors", "--tensor", "nope"]);
     assert!(missing.code == 2 && missing.stderr.contains("no tensor named 'nope'"), "{}", missing.stderr);
 }
+
+#[test]
+fn approx_estimates_only_where_cheaper_unless_always() {
+    let auto = run(&reference_dir(), &["analyze", "reference.safetensors", "-f", "json", "--approx", "--quiet"]);
+    assert_eq!(auto.code, 0, "{}", auto.stderr);
+    let doc: Value = serde_json::from_str(&auto.stdout).unwrap();
+    assert_eq!(doc["settings"]["mode"], "approx");
+    // these matrices are small: the exact route is cheaper for every one
+    assert!(doc["matrices"].as_array().unwrap().iter().all(|m| m.get("approx").is_none() && m["route"].is_string()));
+    let always = run(
+        &reference_dir(),
+        &["analyze", "reference.safetensors", "-f", "json", "--approx", "always", "--filter", "gauss_f64", "--quiet"],
+    );
+    assert_eq!(always.code, 0, "{}", always.stderr);
+    let doc: Value = serde_json::from_str(&always.stdout).unwrap();
+    let m = &doc["matrices"][0];
+    let e = &m["approx"]["entropy"];
+    let (lo, v, hi) = (e["low"].as_f64().unwrap(), e["value"].as_f64().unwrap(), e["high"].as_f64().unwrap());
+    assert!(lo < v && v < hi && m["entropy"].as_f64() == Some(v), "{m}");
+    assert_eq!(doc["settings"]["approx"]["when"], "always");
+    assert!(m["alpha"].is_null() && m["undefined"]["alpha"].is_string(), "fields SLQ does not give are explained");
+}

@@ -33,6 +33,7 @@ pub mod naming;
 pub mod quick;
 pub mod representation;
 pub mod simplex;
+pub mod slq;
 pub mod special;
 pub mod spectrum;
 pub mod surgery;

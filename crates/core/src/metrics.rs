@@ -395,6 +395,21 @@ impl Metrics {
         }
     }
 
+    /// Replaces the entropy-type fields and `nuclear_norm` of a `--quick` result with SLQ
+    /// estimates ([`crate::slq`]), and drops their "not computed" reasons.
+    pub fn with_approx(mut self, a: &crate::slq::Approx, r: usize) -> Self {
+        let h = a.entropy.value;
+        self.entropy = Some(h);
+        self.kl_uniform = Some(a.kl_uniform.value);
+        self.effective_rank = Some(h.exp());
+        self.normalized_entropy = (r >= 2).then(|| h / (r as f64).ln());
+        self.nuclear_norm = Some(a.nuclear_norm.value);
+        self.undefined.retain(|u| {
+            !matches!(u.field, "entropy" | "kl_uniform" | "effective_rank" | "normalized_entropy" | "nuclear_norm")
+        });
+        self
+    }
+
     /// A metric by its canonical name, as f64 (`numerical_rank` converted), `None` if undefined or
     /// the name is unknown.
     pub fn get(&self, field: &str) -> Option<f64> {

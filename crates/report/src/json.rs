@@ -32,6 +32,8 @@ struct Settings<'a> {
     mode: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     quick_metrics: Option<&'static [&'static str]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approx: Option<ApproxSettings>,
     spectrum: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     method: Option<&'static str>,
@@ -39,6 +41,14 @@ struct Settings<'a> {
     farms: Option<svdiag_core::farms::FarmsParams>,
     svd: &'static str,
     reshape: &'static str,
+}
+
+#[derive(Serialize)]
+struct ApproxSettings {
+    when: &'static str,
+    #[serde(flatten)]
+    options: svdiag_core::slq::SlqOptions,
+    confidence: f64,
 }
 
 #[derive(Serialize)]
@@ -113,6 +123,8 @@ struct Record<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     route_reason: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    approx: Option<&'a svdiag_core::slq::Approx>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     singular_values: Option<&'a [f64]>,
 }
 
@@ -175,6 +187,7 @@ impl<'a> Record<'a> {
             notes: m.notes.iter().map(|u| (u.field, u.reason)).collect(),
             route: r.route.map(|x| x.name()),
             route_reason: r.route_reason.as_deref(),
+            approx: r.approx.as_ref(),
             singular_values: r.singular_values.as_deref(),
         }
     }
@@ -187,7 +200,18 @@ pub fn render(analysis: &Analysis) -> String {
         settings: Settings {
             metrics: analysis.options.metrics,
             filter: analysis.filter.as_deref(),
-            mode: if analysis.options.quick { "quick" } else { "exact" },
+            mode: if analysis.options.quick {
+                "quick"
+            } else if analysis.options.approx.is_some() {
+                "approx"
+            } else {
+                "exact"
+            },
+            approx: analysis.options.approx.map(|(mode, o)| ApproxSettings {
+                when: if mode == svdiag_analysis::ApproxMode::Always { "always" } else { "auto" },
+                options: o,
+                confidence: svdiag_core::slq::CONFIDENCE,
+            }),
             quick_metrics: analysis.options.quick.then_some(&svdiag_core::quick::QUICK_FIELDS[..]),
             spectrum: analysis.options.keep_spectrum,
             method: (!analysis.options.quick).then_some(match analysis.options.method {

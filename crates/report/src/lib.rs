@@ -147,6 +147,14 @@ pub fn summary(analysis: &Analysis) -> String {
             );
         }
     }
+    if analysis.options.approx.is_some() {
+        let n = analysis.matrices.iter().filter(|m| m.approx.is_some()).count();
+        let _ = writeln!(
+            out,
+            "  --approx: {n} of {} matrices estimated by stochastic Lanczos quadrature (95 % intervals in the JSON 'approx'); the rest computed exactly, where that is not slower",
+            analysis.matrices.len()
+        );
+    }
     if !analysis.options.quick && undefined > 0 {
         let _ = writeln!(
             out,
