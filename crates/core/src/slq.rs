@@ -17,8 +17,9 @@
 //! Error bars: the probes are independent, so each statistic (entropy, `kl_uniform`, nuclear norm)
 //! gets a delete-one jackknife standard error across probes and a Student-t interval with
 //! `probes − 2` degrees of freedom (one lost to the control variate's coefficient), at
-//! [`CONFIDENCE`]. Lanczos runs until the quadrature changes by less than `1e-10` relative over two
-//! steps (or the Krylov space is exhausted), so the quadrature error is far below the probe noise.
+//! [`CONFIDENCE`]. Lanczos runs until the quadrature changes by less than `1e-7` relative over two
+//! steps (or the Krylov space is exhausted, or `max_steps`), so the quadrature error is far below the
+//! probe noise; the probes advance in lockstep, one block product with `W` per step for all.
 //! Deterministic for a given seed.
 
 use faer::linalg::matmul::matmul;
@@ -113,6 +114,30 @@ struct Gram<'a> {
 }
 
 impl Gram<'_> {
+    /// `G·X` for a column-major `k × cols` block (one pass over `W` for all columns).
+    fn apply_block(&self, x: &[f64], cols: usize) -> Vec<f64> {
+        let (first, second) = if self.tall { (self.wt.transpose(), self.wt) } else { (self.wt, self.wt.transpose()) };
+        let mut tmp = vec![0.0; first.nrows() * cols];
+        matmul(
+            MatMut::from_column_major_slice_mut(&mut tmp, first.nrows(), cols),
+            Accum::Replace,
+            first,
+            MatRef::from_column_major_slice(x, self.k, cols),
+            1.0,
+            Par::Seq,
+        );
+        let mut out = vec![0.0; self.k * cols];
+        matmul(
+            MatMut::from_column_major_slice_mut(&mut out, self.k, cols),
+            Accum::Replace,
+            second,
+            MatRef::from_column_major_slice(&tmp, first.nrows(), cols),
+            1.0,
+            Par::Seq,
+        );
+        out
+    }
+
     fn apply(&self, x: &[f64], out: &mut Vec<f64>) {
         // G x = Wᵀ(W x) (tall) or W(Wᵀ x) (wide)
         let (first, second) = if self.tall { (self.wt.transpose(), self.wt) } else { (self.wt, self.wt.transpose()) };
@@ -233,24 +258,76 @@ fn deflation(op: &Gram<'_>, count: usize) -> (Vec<f64>, Vec<Vec<f64>>) {
     (values, vectors)
 }
 
-/// Quadrature values of one probe: `[zᵀGz, Σ√λ, Σ½√λ ln λ, Σλ ln λ]` on the deflated operator,
-/// and the steps it took.
-fn probe(op: &Gram<'_>, z: &[f64], deflated: &[Vec<f64>], max_steps: usize) -> ([f64; 4], usize) {
-    let mut z = z.to_vec();
-    orthogonalize(&mut z, deflated);
-    let znorm2 = dot(&z, &z);
-    let mut last: Option<[f64; 4]> = None;
-    let mut calm = 0;
-    let (alpha, beta, _) = lanczos(op, &z, deflated, max_steps, |a, b| {
-        let q = quadrature(a, b, znorm2);
-        if let Some(prev) = last {
-            let close = q.iter().zip(prev).all(|(x, y)| (x - y).abs() <= 1e-10 * x.abs().max(1e-300));
-            calm = if close { calm + 1 } else { 0 };
+/// The Lanczos state of one probe.
+struct Probe {
+    basis: Vec<Vec<f64>>,
+    alpha: Vec<f64>,
+    beta: Vec<f64>,
+    znorm2: f64,
+    last: Option<[f64; 4]>,
+    calm: usize,
+    done: bool,
+}
+
+/// Quadrature values of every probe, `[zᵀGz, Σ√λ, Σ½√λ ln λ, Σλ ln λ]` on the deflated operator,
+/// and the steps each took. The probes' Lanczos recurrences run in lockstep so that each step is
+/// one block product with `W` (one pass over memory) for all of them. A probe stops when its
+/// quadrature moves by less than `1e-7` relative over two steps: far below the probe-to-probe
+/// spread that the intervals measure.
+fn probes(op: &Gram<'_>, zs: &[Vec<f64>], deflated: &[Vec<f64>], max_steps: usize) -> Vec<([f64; 4], usize)> {
+    let cap = max_steps.min(op.k).max(1);
+    let mut st: Vec<Probe> = zs
+        .iter()
+        .map(|z| {
+            let mut z = z.clone();
+            orthogonalize(&mut z, deflated);
+            let znorm2 = dot(&z, &z);
+            let norm = znorm2.sqrt();
+            Probe {
+                basis: vec![z.iter().map(|x| x / norm).collect()],
+                alpha: Vec::new(),
+                beta: Vec::new(),
+                znorm2,
+                last: None,
+                calm: 0,
+                done: znorm2 == 0.0,
+            }
+        })
+        .collect();
+    loop {
+        let active: Vec<usize> = (0..st.len()).filter(|&i| !st[i].done).collect();
+        if active.is_empty() {
+            break;
         }
-        last = Some(q);
-        calm >= 2
-    });
-    (quadrature(&alpha, &beta, znorm2), alpha.len())
+        let mut block = Vec::with_capacity(op.k * active.len());
+        for &i in &active {
+            block.extend_from_slice(st[i].basis.last().expect("a start vector"));
+        }
+        let out = op.apply_block(&block, active.len());
+        for (c, &i) in active.iter().enumerate() {
+            let p = &mut st[i];
+            let mut w = out[c * op.k..(c + 1) * op.k].to_vec();
+            let v = p.basis.last().expect("a start vector");
+            p.alpha.push(dot(&w, v));
+            orthogonalize(&mut w, deflated);
+            orthogonalize(&mut w, &p.basis);
+            let b = dot(&w, &w).sqrt();
+            let q = quadrature(&p.alpha, &p.beta, p.znorm2);
+            if let Some(prev) = p.last {
+                let close = q.iter().zip(prev).all(|(x, y)| (x - y).abs() <= 1e-7 * x.abs().max(1e-300));
+                p.calm = if close { p.calm + 1 } else { 0 };
+            }
+            p.last = Some(q);
+            let scale = p.alpha.iter().fold(0.0, |m: f64, x| m.max(x.abs()));
+            if p.alpha.len() >= cap || b <= 1e-13 * scale || p.calm >= 2 {
+                p.done = true;
+            } else {
+                p.beta.push(b);
+                p.basis.push(w.iter().map(|x| x / b).collect());
+            }
+        }
+    }
+    st.iter().map(|p| (quadrature(&p.alpha, &p.beta, p.znorm2), p.alpha.len())).collect()
 }
 
 /// Gauss quadrature of the four functions from the Lanczos tridiagonal.
@@ -292,14 +369,11 @@ pub fn estimate(w: &Matrix, normalization: Normalization, options: &SlqOptions) 
     let trace = trace_all - exact[0];
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
     let probes = options.probes.max(4);
-    let mut samples = Vec::with_capacity(probes);
-    let mut steps = 0;
-    for _ in 0..probes {
-        let z: Vec<f64> = (0..k).map(|_| if rng.next_u32() & 1 == 0 { 1.0 } else { -1.0 }).collect();
-        let (q, s) = probe(&op, &z, &vectors, options.max_steps);
-        steps = steps.max(s);
-        samples.push(q);
-    }
+    let zs: Vec<Vec<f64>> =
+        (0..probes).map(|_| (0..k).map(|_| if rng.next_u32() & 1 == 0 { 1.0 } else { -1.0 }).collect()).collect();
+    let results = self::probes(&op, &zs, &vectors, options.max_steps);
+    let steps = results.iter().map(|r| r.1).max().unwrap_or(0);
+    let samples: Vec<[f64; 4]> = results.into_iter().map(|r| r.0).collect();
     // statistics of a subset of probes (all, or all but one for the jackknife)
     let stats = |idx: &[usize]| -> [f64; 3] {
         let p = idx.len() as f64;
