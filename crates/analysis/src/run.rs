@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::ops::Range;
 
 use svdiag_core::gram::{self, Blocks, Route};
-use svdiag_core::{CoreError, Dtype, MetricOptions, Metrics, Spectrum, TensorIdentity};
+use svdiag_core::{CoreError, Dtype, Matrix, MetricOptions, Metrics, Spectrum, TensorIdentity};
 use svdiag_formats::{TensorData, TensorInfo};
 
 use crate::plan::{InputSummary, Plan, Skipped, Task};
@@ -289,18 +289,20 @@ fn analyze_one(plan: &Plan, task: &Task, options: &AnalysisOptions) -> Result<Ma
         .approx
         .filter(|(mode, o)| *mode == ApproxMode::Always || svdiag_core::slq::worth_it(task.rows, task.cols, o));
     let mut approx = None;
+    // the whole matrix in f64, widened at most once, only for the paths that need it
+    let mut widened: Option<Matrix> = None;
     let (mut metrics, spectrum, route, route_reason) = if let Some((_, o)) = slq {
-        let matrix = gram::whole(&src).map_err(fail)?;
-        let a = svdiag_core::slq::estimate(&matrix, options.metrics.normalization, &o);
+        let matrix = whole(&mut widened, &src).map_err(fail)?;
+        let a = svdiag_core::slq::estimate(matrix, options.metrics.normalization, &o);
         approx = Some(a);
-        let quick = Metrics::quick(&matrix, &options.metrics, QUICK_TOLERANCE);
+        let quick = Metrics::quick(matrix, &options.metrics, QUICK_TOLERANCE);
         (quick.with_approx(&a, task.rows.min(task.cols)), None, None, None)
     } else if options.quick {
-        let matrix = gram::whole(&src).map_err(fail)?;
-        (Metrics::quick(&matrix, &options.metrics, QUICK_TOLERANCE), None, None, None)
+        let matrix = whole(&mut widened, &src).map_err(fail)?;
+        (Metrics::quick(matrix, &options.metrics, QUICK_TOLERANCE), None, None, None)
     } else if options.method == Method::Svd {
-        let matrix = gram::whole(&src).map_err(fail)?;
-        let spectrum = Spectrum::of(&matrix).map_err(fail)?;
+        let matrix = whole(&mut widened, &src).map_err(fail)?;
+        let spectrum = Spectrum::of(matrix).map_err(fail)?;
         (Metrics::compute(&spectrum, matrix.l12_norm(), &options.metrics), Some(spectrum), Some(Route::Svd), None)
     } else {
         let out = gram::spectrum(&src, &options.metrics).map_err(fail)?;
@@ -308,26 +310,15 @@ fn analyze_one(plan: &Plan, task: &Task, options: &AnalysisOptions) -> Result<Ma
         (Metrics::compute(&out.spectrum, out.l12_norm, &options.metrics), Some(out.spectrum), Some(out.route), reason)
     };
     if options.polar && !options.quick {
-        let matrix = gram::whole(&src).map_err(fail)?;
-        match svdiag_core::surgery::Polar::of(&matrix) {
+        match svdiag_core::surgery::Polar::of(whole(&mut widened, &src).map_err(fail)?) {
             Ok(p) => metrics.polar = Some(p),
-            Err(reason) => {
-                for field in svdiag_core::surgery::POLAR_FIELDS {
-                    metrics.undefined.push(svdiag_core::Undefined { field, reason });
-                }
-            }
+            Err(reason) => explain(&mut metrics, &svdiag_core::surgery::POLAR_FIELDS, reason),
         }
     }
     if let (Some(params), false) = (&options.farms, options.quick) {
-        // the windows need the whole matrix in f64 (only with --farms)
-        let matrix = gram::whole(&src).map_err(fail)?;
-        match svdiag_core::farms::Farms::of(&matrix, params) {
+        match svdiag_core::farms::Farms::of(whole(&mut widened, &src).map_err(fail)?, params) {
             Ok(f) => metrics.farms = Some(f),
-            Err(reason) => {
-                for field in svdiag_core::farms::FARMS_FIELDS {
-                    metrics.undefined.push(svdiag_core::Undefined { field, reason });
-                }
-            }
+            Err(reason) => explain(&mut metrics, &svdiag_core::farms::FARMS_FIELDS, reason),
         }
     }
     Ok(MatrixRecord {
@@ -346,6 +337,19 @@ fn analyze_one(plan: &Plan, task: &Task, options: &AnalysisOptions) -> Result<Ma
         route_reason,
         approx,
     })
+}
+
+/// The matrix widened to f64, computed on first use and kept for the other uses.
+fn whole<'a>(cache: &'a mut Option<Matrix>, src: &Stored<'_>) -> Result<&'a Matrix, CoreError> {
+    if cache.is_none() {
+        *cache = Some(gram::whole(src)?);
+    }
+    Ok(cache.as_ref().expect("just filled"))
+}
+
+/// Records why the optional `fields` have no value for this matrix.
+fn explain(metrics: &mut Metrics, fields: &[&'static str], reason: &'static str) {
+    metrics.undefined.extend(fields.iter().map(|&field| svdiag_core::Undefined { field, reason }));
 }
 
 fn failed(info: &TensorInfo, file: &str, error: String) -> Failed {
