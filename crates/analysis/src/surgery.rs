@@ -59,6 +59,16 @@ pub enum SurgeryError {
         /// The reason.
         source: CoreError,
     },
+    /// The input is a checkpoint of another format.
+    #[error(
+        "{path}: ablate copies safetensors checkpoints, and this is a {format} file (convert it to safetensors first)"
+    )]
+    NotSafetensors {
+        /// The input.
+        path: String,
+        /// Its format.
+        format: &'static str,
+    },
     /// A tensor's dtype has no safetensors name to write back.
     #[error("{0}: dtype cannot be written back to safetensors")]
     Dtype(String),
@@ -69,6 +79,11 @@ pub enum SurgeryError {
 
 /// Reads the safetensors file at `input` and writes the ablated copy to `out`.
 pub fn ablate(input: &Path, options: &AblateOptions, out: &mut impl Write) -> Result<Ablation, SurgeryError> {
+    // recognise the format by content first, so that another format gets a plain answer
+    let format = svdiag_formats::open(input)?.format();
+    if format != "safetensors" {
+        return Err(SurgeryError::NotSafetensors { path: input.display().to_string(), format });
+    }
     let file = SafetensorsFile::open(input)?;
     let tensors = file.tensors();
     let mut header = serde_json::Map::new();

@@ -129,4 +129,15 @@ fn bad_requests_fail_clearly() {
     let (code, err) = run(&["ablate", "bad.safetensors", "--decile", "2", "-o", "y.safetensors"]);
     assert!(code == 2 && err.contains("bad.safetensors"), "{err}");
     assert!(!dir.path().join("y.safetensors").exists(), "no partial output");
+    // another format: said plainly
+    let npy =
+        [b"\x93NUMPY\x01\x00".as_slice(), &[118, 0], b"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }"]
+            .concat();
+    let mut npy = npy;
+    npy.resize(10 + 118, b' ');
+    *npy.last_mut().unwrap() = b'\n';
+    npy.extend_from_slice(&[0u8; 16]);
+    std::fs::write(dir.path().join("w.npy"), npy).unwrap();
+    let (code, err) = run(&["ablate", "w.npy", "--decile", "2", "-o", "z.safetensors"]);
+    assert!(code == 2 && err.contains("ablate copies safetensors checkpoints, and this is a npy file"), "{err}");
 }
