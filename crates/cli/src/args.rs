@@ -54,7 +54,7 @@ pub struct ReprArgs {
     pub alpha: RenyiOrder,
 
     /// Number of leading eigenvalues in truncated_entropy.
-    #[arg(long, default_value = "10", value_name = "K", value_parser = parse_threads)]
+    #[arg(long, default_value = "10", value_name = "K", value_parser = parse_positive)]
     pub top_k: usize,
 
     /// Output format [default: table on a terminal, else json].
@@ -87,7 +87,7 @@ pub struct AblateArgs {
 #[derive(Debug, Args)]
 pub struct TheoryArgs {
     /// Number of points (singular values).
-    #[arg(long, value_parser = parse_threads, value_name = "N")]
+    #[arg(long, value_parser = parse_positive, value_name = "N")]
     pub n: usize,
 
     /// Rényi order: a number ≥ 0 or 'inf'.
@@ -95,7 +95,7 @@ pub struct TheoryArgs {
     pub q: RenyiOrder,
 
     /// Monte Carlo samples (random points of the simplex).
-    #[arg(long, default_value = "10000", value_name = "K", value_parser = parse_threads)]
+    #[arg(long, default_value = "10000", value_name = "K", value_parser = parse_positive)]
     pub samples: usize,
 
     /// Seed of the Monte Carlo generator.
@@ -261,39 +261,41 @@ fn parse_format(s: &str) -> Result<Format, String> {
     s.parse()
 }
 
-fn parse_threads(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => Err(format!("'{s}' is not a positive number of threads")),
+/// `s` as a `T` inside `range`, or an error that says what was expected.
+fn parse_in<T: std::str::FromStr + PartialOrd>(
+    s: &str,
+    range: impl std::ops::RangeBounds<T>,
+    expected: &str,
+) -> Result<T, String> {
+    match s.parse::<T>() {
+        Ok(v) if range.contains(&v) => Ok(v),
+        _ => Err(format!("'{s}' is not {expected}")),
     }
+}
+
+fn parse_threads(s: &str) -> Result<usize, String> {
+    parse_in(s, 1.., "a positive number of threads")
+}
+
+fn parse_positive(s: &str) -> Result<usize, String> {
+    parse_in(s, 1.., "a positive whole number")
 }
 
 fn parse_probes(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(n) if (4..=10_000).contains(&n) => Ok(n),
-        _ => Err(format!("'{s}' is not a number of probes in 4..=10000")),
-    }
+    parse_in(s, 4..=10_000, "a number of probes in 4..=10000")
 }
 
 fn parse_ratio(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(q) if q.is_finite() && q >= 1.0 => Ok(q),
-        _ => Err(format!("'{s}' is not an aspect ratio ≥ 1")),
-    }
+    // the upper bound keeps out inf (and NaN is in no range)
+    parse_in(s, 1.0..=f64::MAX, "an aspect ratio ≥ 1")
 }
 
 fn parse_overlap(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(f) if (0.0..=0.95).contains(&f) => Ok(f),
-        _ => Err(format!("'{s}' is not an overlap in [0, 0.95]")),
-    }
+    parse_in(s, 0.0..=0.95, "an overlap in [0, 0.95]")
 }
 
 fn parse_window(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(n) if n >= 2 => Ok(n),
-        _ => Err(format!("'{s}' is not a window size ≥ 2")),
-    }
+    parse_in(s, 2.., "a window size ≥ 2")
 }
 
 fn parse_role(s: &str) -> Result<svdiag_core::Role, String> {
