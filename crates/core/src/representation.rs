@@ -15,7 +15,7 @@
 
 use crate::gram::gram_eigenvalues;
 use crate::metrics::{renyi, shannon};
-use crate::{CoreError, Matrix};
+use crate::Matrix;
 
 /// The canonical field names, in order.
 pub const REPR_FIELDS: [&str; 5] =
@@ -44,12 +44,15 @@ pub struct Representation {
     pub truncated_entropy: f64,
 }
 
-/// Normalized, clamped eigenvalues (non-increasing) of `ZᵀZ`/`ZZᵀ`, or `None` for a zero matrix.
-fn density_eigenvalues(z: &Matrix) -> Result<Option<Vec<f64>>, CoreError> {
-    let g = gram_eigenvalues(z)?;
-    let lambda: Vec<f64> = g.lambda.iter().map(|l| l.max(0.0)).collect();
+/// The eigenvalues (non-increasing) of `ZᵀZ`/`ZZᵀ`, rounding residue below 0 clamped to 0.
+fn eigenvalues(z: &Matrix) -> Result<Vec<f64>, String> {
+    Ok(gram_eigenvalues(z).map_err(|e| e.to_string())?.lambda.iter().map(|l| l.max(0.0)).collect())
+}
+
+/// `λ / Σλ`, or `None` when every value is 0.
+fn normalized(lambda: &[f64]) -> Option<Vec<f64>> {
     let total: f64 = lambda.iter().sum();
-    Ok((total > 0.0).then(|| lambda.iter().map(|l| l / total).collect()))
+    (total > 0.0).then(|| lambda.iter().map(|l| l / total).collect())
 }
 
 impl Representation {
@@ -59,7 +62,8 @@ impl Representation {
         if alpha.is_nan() || alpha < 0.0 {
             return Err(format!("Rényi order α must be ≥ 0 or 'inf', got {alpha}"));
         }
-        let rho = density_eigenvalues(z).map_err(|e| e.to_string())?.ok_or("Z is all zeros: no density matrix")?;
+        let lambda = eigenvalues(z)?;
+        let rho = normalized(&lambda).ok_or("Z is all zeros: no density matrix")?;
         let (n, d) = (z.rows(), z.cols());
         let data = z.as_slice();
         let mut unit = Vec::with_capacity(n * d);
@@ -72,11 +76,10 @@ impl Representation {
         }
         let unit = Matrix::from_row_major(unit, n, d).map_err(|e| e.to_string())?;
         // K/N with unit diagonal has trace 1: its eigenvalues are the normalized Gram's
-        let vendi = density_eigenvalues(&unit).map_err(|e| e.to_string())?.ok_or("no Vendi kernel")?;
-        let sigma: Vec<f64> =
-            gram_eigenvalues(z).map_err(|e| e.to_string())?.lambda.iter().map(|l| l.max(0.0).sqrt()).collect();
-        let s_total: f64 = sigma.iter().sum();
-        let p: Vec<f64> = sigma.iter().map(|s| s / s_total).collect();
+        let vendi = normalized(&eigenvalues(&unit)?).ok_or("no Vendi kernel")?;
+        // RankMe: the distribution of the singular values σ = √λ of Z
+        let sigma: Vec<f64> = lambda.iter().map(|l| l.sqrt()).collect();
+        let p = normalized(&sigma).ok_or("Z is all zeros: no density matrix")?;
         let k = top_k.clamp(1, rho.len());
         Ok(Self {
             samples: n,
