@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::ops::Range;
 
 use svdiag_core::gram::{self, Blocks, Route};
-use svdiag_core::{CoreError, Dtype, Matrix, MetricOptions, Metrics, Spectrum, TensorIdentity};
+use svdiag_core::{CoreError, Dtype, Matrix, MetricOptions, Metrics, Spectrum, TensorIdentity, Undefined};
 use svdiag_formats::{TensorData, TensorInfo};
 
 use crate::plan::{InputSummary, Plan, Skipped, Task};
@@ -312,13 +312,13 @@ fn analyze_one(plan: &Plan, task: &Task, options: &AnalysisOptions) -> Result<Ma
     if options.polar && !options.quick {
         match svdiag_core::surgery::Polar::of(whole(&mut widened, &src).map_err(fail)?) {
             Ok(p) => metrics.polar = Some(p),
-            Err(reason) => explain(&mut metrics, &svdiag_core::surgery::POLAR_FIELDS, reason),
+            Err(reason) => metrics.undefined.extend(Undefined::all(&svdiag_core::surgery::POLAR_FIELDS, reason)),
         }
     }
     if let (Some(params), false) = (&options.farms, options.quick) {
         match svdiag_core::farms::Farms::of(whole(&mut widened, &src).map_err(fail)?, params) {
             Ok(f) => metrics.farms = Some(f),
-            Err(reason) => explain(&mut metrics, &svdiag_core::farms::FARMS_FIELDS, reason),
+            Err(reason) => metrics.undefined.extend(Undefined::all(&svdiag_core::farms::FARMS_FIELDS, reason)),
         }
     }
     Ok(MatrixRecord {
@@ -345,11 +345,6 @@ fn whole<'a>(cache: &'a mut Option<Matrix>, src: &Stored<'_>) -> Result<&'a Matr
         *cache = Some(gram::whole(src)?);
     }
     Ok(cache.as_ref().expect("just filled"))
-}
-
-/// Records why the optional `fields` have no value for this matrix.
-fn explain(metrics: &mut Metrics, fields: &[&'static str], reason: &'static str) {
-    metrics.undefined.extend(fields.iter().map(|&field| svdiag_core::Undefined { field, reason }));
 }
 
 fn failed(info: &TensorInfo, file: &str, error: String) -> Failed {

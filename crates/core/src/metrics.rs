@@ -114,6 +114,13 @@ pub struct Undefined {
     pub reason: &'static str,
 }
 
+impl Undefined {
+    /// The same reason for each of `fields`.
+    pub fn all<'a>(fields: &'a [&'static str], reason: &'static str) -> impl Iterator<Item = Undefined> + 'a {
+        fields.iter().map(move |&field| Undefined { field, reason })
+    }
+}
+
 /// The canonical metric fields of SCIENCE.md §2, in their canonical order.
 pub const METRIC_FIELDS: [&str; 12] = [
     "entropy",
@@ -274,9 +281,7 @@ impl Metrics {
         let has_r = r > 0;
         let mut notes = Vec::new();
         let mp = if p.is_none() {
-            for field in crate::mp::MP_FIELDS {
-                undefined.push(Undefined { field, reason: ZERO_MATRIX });
-            }
+            undefined.extend(Undefined::all(&crate::mp::MP_FIELDS, ZERO_MATRIX));
             None
         } else {
             match crate::mp::MpBaseline::fit(s, spectrum.rows(), spectrum.cols(), options.normalization) {
@@ -287,9 +292,7 @@ impl Metrics {
                     Some(b)
                 }
                 Err(reason) => {
-                    for field in crate::mp::MP_FIELDS {
-                        undefined.push(Undefined { field, reason });
-                    }
+                    undefined.extend(Undefined::all(&crate::mp::MP_FIELDS, reason));
                     None
                 }
             }
@@ -301,9 +304,7 @@ impl Metrics {
         let htsr = match crate::htsr::Htsr::from_singular_values(s) {
             Ok(h) => Some(h),
             Err(reason) => {
-                for field in crate::htsr::HTSR_FIELDS {
-                    undefined.push(Undefined { field, reason });
-                }
+                undefined.extend(Undefined::all(&crate::htsr::HTSR_FIELDS, reason));
                 None
             }
         };
