@@ -106,8 +106,6 @@ pub struct Outcome {
     pub l12_norm: f64,
     /// The route taken.
     pub route: Route,
-    /// The error scale `τ` of each Gram eigenvalue (0 for the direct SVD).
-    pub tau: f64,
     /// Why the guard refined or fell back (empty for the plain Gram route).
     pub reason: String,
 }
@@ -222,7 +220,6 @@ pub fn spectrum(src: &impl Blocks, options: &MetricOptions) -> Result<Outcome, C
         spectrum: Spectrum::from_values(m, n, values),
         l12_norm,
         route,
-        tau,
         reason,
     };
     if k == 0 || lambda_1 == 0.0 {
@@ -240,7 +237,7 @@ pub fn spectrum(src: &impl Blocks, options: &MetricOptions) -> Result<Outcome, C
         Verdict::Svd(why) => {
             let full = whole(src)?;
             let values = crate::spectrum::singular_values(full.transposed_view())?;
-            Ok(Outcome { tau: 0.0, ..outcome(values, Route::Svd, why) })
+            Ok(outcome(values, Route::Svd, why))
         }
     }
 }
