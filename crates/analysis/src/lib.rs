@@ -13,14 +13,20 @@
 //! by a fixed key, so the results do not depend on the number of threads.
 #![deny(missing_docs)]
 
+pub mod compare;
+pub mod delta;
 pub mod diagnose;
 mod plan;
 mod run;
+pub mod runs;
+pub mod store;
 pub mod surgery;
+pub mod trend;
 
 pub use diagnose::{DepthPoint, Diagnoses, Diagnosis, PruningCandidate, Thresholds};
 
 pub use plan::{matrix_shape, FileSummary, Gate, InputSummary, Plan, PlanError, Skipped, Task};
 pub use run::{
-    analyze, Analysis, AnalysisOptions, ApproxMode, Failed, MatrixRecord, Method, NoProgress, Progress, QUICK_TOLERANCE,
+    analyze, analyze_with_store, Analysis, AnalysisOptions, ApproxMode, Failed, MatrixRecord, Method, NoProgress,
+    Progress, QUICK_TOLERANCE,
 };

@@ -150,36 +150,72 @@ pub struct Analysis {
     pub warnings: Vec<String>,
     /// The diagnoses of SCIENCE.md §7.
     pub diagnoses: crate::Diagnoses,
+    /// Records whose spectrum came from the result store instead of being computed.
+    pub reused: usize,
 }
 
 /// Analyzes every task of the plan; never stops at a bad matrix (it goes to `failed`).
 pub fn analyze(plan: &Plan, options: &AnalysisOptions, progress: &dyn Progress) -> Analysis {
+    analyze_with_store(plan, options, progress, None)
+}
+
+/// [`analyze`], taking exact spectra from `store` where it holds them and putting every spectrum
+/// it computes there (one entry per matrix, as soon as it is computed: an interrupted run loses
+/// nothing it finished). `--quick` and `--approx` records are neither read nor stored.
+pub fn analyze_with_store(
+    plan: &Plan,
+    options: &AnalysisOptions,
+    progress: &dyn Progress,
+    store: Option<&dyn crate::store::SpectrumStore>,
+) -> Analysis {
+    let store = store.filter(|_| crate::store::cacheable(options));
+    let reused = AtomicUsize::new(0);
     // Largest first, so that one big matrix does not start last and leave the other cores idle.
     let mut order: Vec<&Task> = plan.tasks.iter().collect();
     order.sort_by_key(|t| std::cmp::Reverse(t.rows.saturating_mul(t.cols)));
     progress.start(order.len(), plan.task_bytes());
+    let results = in_parallel(&order, options.threads, |task| {
+        let out = analyze_one(plan, task, options, store, &reused);
+        plan.sources[task.source].release(task.tensor);
+        progress.advance(plan.info(task).byte_len as u64);
+        out
+    });
+    let mut analysis = collect(results, options);
+    analysis.reused = reused.into_inner();
+    analysis.inputs = plan.inputs.clone();
+    analysis.skipped = plan.skipped.clone();
+    analysis.filtered_out = plan.filtered_out;
+    analysis.filter = plan.filter.clone();
+    analysis.warnings = plan.warnings.clone();
+    analysis
+}
 
-    // Each worker takes the next-largest matrix from a shared queue (greedy longest-first), so at
-    // most `threads` matrices are in memory at once and no core idles behind one big matrix.
+/// Runs `work` on every item, largest first as given: each worker takes the next item from a
+/// shared queue (greedy longest-first), so at most `threads` matrices are in memory at once and no
+/// core idles behind one big matrix.
+pub(crate) fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    threads: Option<usize>,
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let next = AtomicUsize::new(0);
     let worker = || {
         let mut done = Vec::new();
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(task) = order.get(i) else { break };
-            let out = analyze_one(plan, task, options);
-            plan.sources[task.source].release(task.tensor);
-            progress.advance(plan.info(task).byte_len as u64);
-            done.push(out);
+            let Some(item) = items.get(i) else { break };
+            done.push(work(item));
         }
         done
     };
-    let results: Vec<Result<MatrixRecord, Failed>> =
-        match rayon::ThreadPoolBuilder::new().num_threads(options.threads.unwrap_or(0)).build() {
-            Ok(pool) => pool.broadcast(|_| worker()).into_iter().flatten().collect(),
-            Err(_) => worker(), // no threads to be had: run on this one
-        };
+    match rayon::ThreadPoolBuilder::new().num_threads(threads.unwrap_or(0)).build() {
+        Ok(pool) => pool.broadcast(|_| worker()).into_iter().flatten().collect(),
+        Err(_) => worker(), // no threads to be had: run on this one
+    }
+}
 
+/// Sorts the records into display order and diagnoses them; the inputs are left empty.
+pub(crate) fn collect(results: Vec<Result<MatrixRecord, Failed>>, options: &AnalysisOptions) -> Analysis {
     let mut matrices = Vec::new();
     let mut failed = Vec::new();
     for r in results {
@@ -196,28 +232,29 @@ pub fn analyze(plan: &Plan, options: &AnalysisOptions, progress: &dyn Progress) 
     failed.sort_by(|a, b| (&a.file, &a.name).cmp(&(&b.file, &b.name)));
     let diagnoses = crate::diagnose::diagnose(&matrices, &options.thresholds);
     Analysis {
+        reused: 0,
         diagnoses,
-        inputs: plan.inputs.clone(),
+        inputs: Vec::new(),
         options: options.clone(),
         matrices,
-        skipped: plan.skipped.clone(),
+        skipped: Vec::new(),
         failed,
-        filtered_out: plan.filtered_out,
-        filter: plan.filter.clone(),
-        warnings: plan.warnings.clone(),
+        filtered_out: 0,
+        filter: None,
+        warnings: Vec::new(),
     }
 }
 
 /// The stored tensor (or one gate's block of rows of it), widened block by block on demand.
-struct Stored<'a> {
-    values: StoredValues<'a>,
-    rows: usize,
-    cols: usize,
+pub(crate) struct Stored<'a> {
+    pub(crate) values: StoredValues<'a>,
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
     /// First row of the analyzed block in the stored matrix.
-    first_row: usize,
+    pub(crate) first_row: usize,
 }
 
-enum StoredValues<'a> {
+pub(crate) enum StoredValues<'a> {
     Bytes(&'a [u8], Dtype, usize),
     F64(&'a [f64]),
 }
@@ -245,7 +282,41 @@ impl Blocks for Stored<'_> {
     }
 }
 
-fn analyze_one(plan: &Plan, task: &Task, options: &AnalysisOptions) -> Result<MatrixRecord, Failed> {
+fn analyze_one(
+    plan: &Plan,
+    task: &Task,
+    options: &AnalysisOptions,
+    store: Option<&dyn crate::store::SpectrumStore>,
+    reused: &AtomicUsize,
+) -> Result<MatrixRecord, Failed> {
+    with_stored(plan, task, |src, info, file| {
+        let m = measure(src, info.dtype, options, store, reused).map_err(|e| failed(info, file, e.to_string()))?;
+        Ok(MatrixRecord {
+            name: info.name.clone(),
+            file: file.to_string(),
+            dtype: info.dtype,
+            shape: info.shape.clone(),
+            matrix_shape: [task.rows, task.cols],
+            reshaped: info.shape.len() > 2,
+            gate: task.gate.map(|g| g.label),
+            gate_row: src.first_row,
+            identity: TensorIdentity::from_name(&info.name, info.shape.len()),
+            metrics: m.metrics,
+            singular_values: m.spectrum.filter(|_| options.keep_spectrum).map(|s| s.values().to_vec()),
+            route: m.route,
+            route_reason: m.route_reason,
+            approx: m.approx,
+        })
+    })
+}
+
+/// Reads a task's tensor, checks that the reader delivered exactly the stored tensor, and hands
+/// the analyzed block (the whole matrix, or one gate's rows) to `f`.
+pub(crate) fn with_stored<R>(
+    plan: &Plan,
+    task: &Task,
+    f: impl FnOnce(&Stored<'_>, &TensorInfo, &str) -> Result<R, Failed>,
+) -> Result<R, Failed> {
     let source = &plan.sources[task.source];
     let info = plan.info(task);
     let file = source.path().display().to_string();
@@ -284,59 +355,83 @@ fn analyze_one(plan: &Plan, task: &Task, options: &AnalysisOptions) -> Result<Ma
     if (first_row + task.rows).checked_mul(task.cols).is_none_or(|end| end > stored) {
         return Err(failed(info, &file, format!("{}×{} block does not fit the stored tensor", task.rows, task.cols)));
     }
-    let src = Stored { values, rows: task.rows, cols: task.cols, first_row };
-    let slq = options
-        .approx
-        .filter(|(mode, o)| *mode == ApproxMode::Always || svdiag_core::slq::worth_it(task.rows, task.cols, o));
+    f(&Stored { values, rows: task.rows, cols: task.cols, first_row }, info, &file)
+}
+
+/// What [`measure`] finds for one matrix.
+pub(crate) struct Measured {
+    pub(crate) metrics: Metrics,
+    pub(crate) spectrum: Option<Spectrum>,
+    pub(crate) route: Option<Route>,
+    pub(crate) route_reason: Option<String>,
+    pub(crate) approx: Option<svdiag_core::slq::Approx>,
+}
+
+/// The spectrum and metrics of one matrix, by the route the options ask for (from the store
+/// where it has them).
+pub(crate) fn measure(
+    src: &Stored<'_>,
+    dtype: Dtype,
+    options: &AnalysisOptions,
+    store: Option<&dyn crate::store::SpectrumStore>,
+    reused: &AtomicUsize,
+) -> Result<Measured, CoreError> {
+    let (rows, cols) = (src.rows, src.cols);
+    let key = store.map(|_| crate::store::key(src, dtype, options));
+    let slq =
+        options.approx.filter(|(mode, o)| *mode == ApproxMode::Always || svdiag_core::slq::worth_it(rows, cols, o));
     let mut approx = None;
     // the whole matrix in f64, widened at most once, only for the paths that need it
     let mut widened: Option<Matrix> = None;
     let (mut metrics, spectrum, route, route_reason) = if let Some((_, o)) = slq {
-        let matrix = whole(&mut widened, &src).map_err(fail)?;
+        let matrix = whole(&mut widened, src)?;
         let a = svdiag_core::slq::estimate(matrix, options.metrics.normalization, &o);
         approx = Some(a);
         let quick = Metrics::quick(matrix, &options.metrics, QUICK_TOLERANCE);
-        (quick.with_approx(&a, task.rows.min(task.cols)), None, None, None)
+        (quick.with_approx(&a, rows.min(cols)), None, None, None)
     } else if options.quick {
-        let matrix = whole(&mut widened, &src).map_err(fail)?;
+        let matrix = whole(&mut widened, src)?;
         (Metrics::quick(matrix, &options.metrics, QUICK_TOLERANCE), None, None, None)
-    } else if options.method == Method::Svd {
-        let matrix = whole(&mut widened, &src).map_err(fail)?;
-        let spectrum = Spectrum::of(matrix).map_err(fail)?;
-        (Metrics::compute(&spectrum, matrix.l12_norm(), &options.metrics), Some(spectrum), Some(Route::Svd), None)
+    } else if let Some(hit) = key.as_ref().and_then(|k| store?.get(k)).filter(|h| h.validate(rows, cols).is_ok()) {
+        reused.fetch_add(1, Ordering::Relaxed);
+        let spectrum = Spectrum::from_values(rows, cols, hit.singular_values);
+        (Metrics::compute(&spectrum, hit.l12_norm, &options.metrics), Some(spectrum), Some(hit.route), hit.route_reason)
     } else {
-        let out = gram::spectrum(&src, &options.metrics).map_err(fail)?;
-        let reason = (!out.reason.is_empty()).then_some(out.reason);
-        (Metrics::compute(&out.spectrum, out.l12_norm, &options.metrics), Some(out.spectrum), Some(out.route), reason)
+        let (spectrum, l12_norm, route, reason) = if options.method == Method::Svd {
+            let matrix = whole(&mut widened, src)?;
+            (Spectrum::of(matrix)?, matrix.l12_norm(), Route::Svd, None)
+        } else {
+            let out = gram::spectrum(src, &options.metrics)?;
+            (out.spectrum, out.l12_norm, out.route, (!out.reason.is_empty()).then_some(out.reason))
+        };
+        if let (Some(store), Some(key)) = (store, &key) {
+            store.put(
+                key,
+                &crate::store::StoredSpectrum {
+                    rows,
+                    cols,
+                    singular_values: spectrum.values().to_vec(),
+                    l12_norm,
+                    route,
+                    route_reason: reason.clone(),
+                },
+            );
+        }
+        (Metrics::compute(&spectrum, l12_norm, &options.metrics), Some(spectrum), Some(route), reason)
     };
     if options.polar && !options.quick {
-        match svdiag_core::surgery::Polar::of(whole(&mut widened, &src).map_err(fail)?) {
+        match svdiag_core::surgery::Polar::of(whole(&mut widened, src)?) {
             Ok(p) => metrics.polar = Some(p),
             Err(reason) => metrics.undefined.extend(Undefined::all(&svdiag_core::surgery::POLAR_FIELDS, reason)),
         }
     }
     if let (Some(params), false) = (&options.farms, options.quick) {
-        match svdiag_core::farms::Farms::of(whole(&mut widened, &src).map_err(fail)?, params) {
+        match svdiag_core::farms::Farms::of(whole(&mut widened, src)?, params) {
             Ok(f) => metrics.farms = Some(f),
             Err(reason) => metrics.undefined.extend(Undefined::all(&svdiag_core::farms::FARMS_FIELDS, reason)),
         }
     }
-    Ok(MatrixRecord {
-        name: info.name.clone(),
-        file,
-        dtype: info.dtype,
-        shape: info.shape.clone(),
-        matrix_shape: [task.rows, task.cols],
-        reshaped: info.shape.len() > 2,
-        gate: task.gate.map(|g| g.label),
-        gate_row: first_row,
-        identity: TensorIdentity::from_name(&info.name, info.shape.len()),
-        metrics,
-        singular_values: spectrum.filter(|_| options.keep_spectrum).map(|s| s.values().to_vec()),
-        route,
-        route_reason,
-        approx,
-    })
+    Ok(Measured { metrics, spectrum, route, route_reason, approx })
 }
 
 /// The matrix widened to f64, computed on first use and kept for the other uses.
@@ -347,6 +442,6 @@ fn whole<'a>(cache: &'a mut Option<Matrix>, src: &Stored<'_>) -> Result<&'a Matr
     Ok(cache.as_ref().expect("just filled"))
 }
 
-fn failed(info: &TensorInfo, file: &str, error: String) -> Failed {
+pub(crate) fn failed(info: &TensorInfo, file: &str, error: String) -> Failed {
     Failed { name: info.name.clone(), file: file.to_string(), dtype: info.dtype, shape: info.shape.clone(), error }
 }

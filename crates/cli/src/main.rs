@@ -6,11 +6,13 @@
 //! | 0 | every selected matrix was analyzed |
 //! | 1 | the run finished, but some tensors failed (listed in the output and on stderr) |
 //! | 2 | nothing was analyzed: bad arguments, unreadable or invalid input, a filter matching nothing, output not writable |
+//! | 3 | `trend`, `watch`: alerts fired (takes precedence over 1) |
 #![allow(clippy::print_stderr, clippy::print_stdout)]
 
 mod args;
 mod output;
 mod progress;
+mod runs;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -55,6 +57,10 @@ fn main() -> ExitCode {
         Command::Theory(args) => run_theory(args),
         Command::Ablate(args) => run_ablate(args),
         Command::Repr(args) => run_repr(args),
+        Command::Trend(args) => runs::run_trend(args),
+        Command::Watch(args) => runs::run_watch(args),
+        Command::Compare(args) => runs::run_compare(args),
+        Command::Delta(args) => runs::run_delta(args),
     };
     match result {
         Ok(code) => code,
@@ -69,15 +75,7 @@ fn main() -> ExitCode {
 }
 
 fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
-    let format = args.format.unwrap_or_else(|| match &args.output {
-        Some(path) => match path.extension().and_then(|e| e.to_str()) {
-            Some("json") => Format::Json,
-            Some("csv") => Format::Csv,
-            _ => Format::Table,
-        },
-        None if std::io::stdout().is_terminal() => Format::Table,
-        None => Format::Json,
-    });
+    let format = output_format(args.format, args.output.as_deref());
     let filter = args.filter.as_deref().map(regex::Regex::new).transpose().context("invalid --filter pattern")?;
     let read = ReadOptions { allow_globals: args.allow_global.clone() };
     let mut plan = Plan::with_options(&args.paths, filter.as_ref(), &read)?;
@@ -240,6 +238,20 @@ fn run_theory(args: TheoryArgs) -> anyhow::Result<ExitCode> {
     };
     output::write_stdout(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The format asked for, else the one `-o`'s extension names (.json, .csv; a table otherwise),
+/// else a table on a terminal and JSON in a pipe.
+fn output_format(format: Option<Format>, output: Option<&std::path::Path>) -> Format {
+    format.unwrap_or_else(|| match output {
+        Some(path) => match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => Format::Json,
+            Some("csv") => Format::Csv,
+            _ => Format::Table,
+        },
+        None if std::io::stdout().is_terminal() => Format::Table,
+        None => Format::Json,
+    })
 }
 
 /// For the commands that write a table or JSON: true for a table (the default on a terminal).

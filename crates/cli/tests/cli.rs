@@ -73,7 +73,7 @@ fn f32s(n: usize, seed: u32) -> Vec<u8> {
 fn rounded(v: Value) -> Value {
     match v {
         Value::Number(n) if n.is_f64() => {
-            let x = n.as_f64().unwrap();
+            let x = tidy(n.as_f64().unwrap());
             json!(format!("{x:.6e}").parse::<f64>().unwrap())
         }
         Value::Array(a) => Value::Array(a.into_iter().map(rounded).collect()),
@@ -82,12 +82,22 @@ fn rounded(v: Value) -> Value {
     }
 }
 
+/// A value within 1e-12 of zero is rounding noise (e.g. log10 σ₁ of a matrix with σ₁ = 1, whose
+/// last bits depend on the CPU's vector kernels): snapshotted as 0.
+fn tidy(x: f64) -> f64 {
+    if x.abs() < 1e-12 {
+        0.0
+    } else {
+        x
+    }
+}
+
 fn round_csv(text: &str) -> String {
     text.lines()
         .map(|line| {
             line.split(',')
                 .map(|cell| match cell.parse::<f64>() {
-                    Ok(x) if cell.contains('.') || cell.contains('e') => format!("{x:.6e}"),
+                    Ok(x) if cell.contains('.') || cell.contains('e') => format!("{:.6e}", tidy(x)),
                     _ => cell.to_string(),
                 })
                 .collect::<Vec<_>>()

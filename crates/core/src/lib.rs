@@ -36,6 +36,7 @@ pub mod simplex;
 pub mod slq;
 pub mod special;
 pub mod spectrum;
+pub mod stats;
 pub mod surgery;
 pub mod tridiagonal;
 

@@ -195,8 +195,13 @@ impl<'a> Record<'a> {
 
 /// Renders the whole analysis as one pretty-printed JSON document (with a final newline).
 pub fn render(analysis: &Analysis) -> String {
+    render_for(analysis, "analyze")
+}
+
+/// [`render`], naming the command that produced the analysis (`analyze`, `delta`).
+pub fn render_for(analysis: &Analysis, command: &'static str) -> String {
     let doc = Document {
-        head: crate::Head::new("analyze", &analysis.inputs),
+        head: crate::Head::new(command, &analysis.inputs),
         settings: Settings {
             metrics: analysis.options.metrics,
             filter: analysis.filter.as_deref(),

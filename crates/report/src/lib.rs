@@ -10,6 +10,7 @@ pub mod csv;
 pub mod inspect;
 pub mod json;
 pub mod representation;
+pub mod runs;
 pub mod table;
 pub mod theory;
 
@@ -88,9 +89,14 @@ pub const RESHAPE_RULE: &str =
 /// Renders the analysis in the chosen format. `columns` selects the table's metric columns
 /// (canonical names); JSON and CSV always carry every metric.
 pub fn render(analysis: &Analysis, format: Format, columns: &[&str]) -> String {
+    render_for(analysis, format, columns, "analyze")
+}
+
+/// [`render`], naming the command in the JSON (`analyze`, `delta`).
+pub fn render_for(analysis: &Analysis, format: Format, columns: &[&str], command: &'static str) -> String {
     match format {
         Format::Table => table::render(analysis, columns),
-        Format::Json => json::render(analysis),
+        Format::Json => json::render_for(analysis, command),
         Format::Csv => csv::render(analysis),
     }
 }

@@ -130,8 +130,25 @@ pub fn render(analysis: &Analysis, columns: &[&str]) -> String {
     out
 }
 
-/// Eight levels for a depth profile drawn in one line.
+/// Eight levels for a profile drawn in one line.
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// A series drawn in one line, one bar per value scaled from its minimum to its maximum (all at
+/// the middle level when constant); `·` where a value is missing.
+pub fn sparkline(values: &[Option<f64>]) -> String {
+    let finite = values.iter().flatten().filter(|v| v.is_finite());
+    let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
+    values
+        .iter()
+        .map(|v| match v {
+            Some(v) if v.is_finite() => {
+                let f = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+                BARS[((f * 7.0).round() as usize).min(7)]
+            }
+            _ => '·',
+        })
+        .collect()
+}
 
 /// The summary of the diagnoses under the table: counts, layers concerned, pruning candidates, and
 /// the depth profile of `kl_excess` per role.
@@ -185,13 +202,7 @@ pub fn diagnoses_block(analysis: &Analysis) -> String {
             let (lo, hi) = profile
                 .iter()
                 .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.kl_excess), b.max(p.kl_excess)));
-            let bars: String = profile
-                .iter()
-                .map(|p| {
-                    let f = if hi > lo { (p.kl_excess - lo) / (hi - lo) } else { 0.5 };
-                    BARS[((f * 7.0).round() as usize).min(7)]
-                })
-                .collect();
+            let bars = sparkline(&profile.iter().map(|p| Some(p.kl_excess)).collect::<Vec<_>>());
             let _ = writeln!(
                 out,
                 "    {role:<width$}  {bars}  {} … {}  (min {}, max {})",

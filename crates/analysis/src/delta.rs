@@ -1,0 +1,109 @@
+//! The update between two checkpoints: for each matrix present in both with the same shape, the
+//! spectrum and every metric of `ΔW = W_B − W_A` (computed in f64 from the stored values).
+
+use std::sync::atomic::AtomicUsize;
+
+use svdiag_core::{gram, CoreError, Dtype, TensorIdentity};
+
+use crate::run::{collect, failed, in_parallel, measure, with_stored, Stored, StoredValues};
+use crate::{Analysis, AnalysisOptions, MatrixRecord, Plan, Progress, Task};
+
+/// The deltas, and what could not be paired.
+#[derive(Debug, Clone)]
+pub struct Delta {
+    /// One record per paired matrix: the metrics of `W_B − W_A` (its `file` reads `A → B`).
+    pub analysis: Analysis,
+    /// Matrices only in A.
+    pub only_a: Vec<String>,
+    /// Matrices only in B.
+    pub only_b: Vec<String>,
+    /// Matrices in both whose shapes differ: `(name, A's shape, B's shape)`.
+    pub mismatched: Vec<(String, [usize; 2], [usize; 2])>,
+}
+
+fn task_name(plan: &Plan, t: &Task) -> String {
+    let name = &plan.info(t).name;
+    match t.gate {
+        Some(g) => format!("{name}[{}]", g.label),
+        None => name.clone(),
+    }
+}
+
+/// Pairs the matrices of `a` and `b` by name and analyzes each `W_B − W_A`. Metrics use the
+/// options as in `analyze` (the exact route unless `--quick`/`--approx` say otherwise); the
+/// updates' spectra are kept in `store` like any other (keyed by the update's f64 values).
+pub fn analyze_delta(
+    a: &Plan,
+    b: &Plan,
+    options: &AnalysisOptions,
+    progress: &dyn Progress,
+    store: Option<&dyn crate::store::SpectrumStore>,
+) -> Delta {
+    let store = store.filter(|_| crate::store::cacheable(options));
+    let in_a: std::collections::BTreeMap<String, &Task> = a.tasks.iter().map(|t| (task_name(a, t), t)).collect();
+    let mut pairs = Vec::new();
+    let mut only_b = Vec::new();
+    let mut mismatched = Vec::new();
+    for tb in &b.tasks {
+        let name = task_name(b, tb);
+        match in_a.get(&name) {
+            Some(ta) if (ta.rows, ta.cols) == (tb.rows, tb.cols) => pairs.push((*ta, tb)),
+            Some(ta) => mismatched.push((name, [ta.rows, ta.cols], [tb.rows, tb.cols])),
+            None => only_b.push(name),
+        }
+    }
+    let paired: std::collections::BTreeSet<String> = b.tasks.iter().map(|t| task_name(b, t)).collect();
+    let only_a = in_a.keys().filter(|k| !paired.contains(*k)).cloned().collect();
+    pairs.sort_by_key(|(t, _)| std::cmp::Reverse(t.rows.saturating_mul(t.cols)));
+    progress.start(pairs.len(), pairs.iter().map(|(ta, tb)| (a.info(ta).byte_len + b.info(tb).byte_len) as u64).sum());
+    let reused = AtomicUsize::new(0);
+    let results = in_parallel(&pairs, options.threads, |(ta, tb)| {
+        let out = one(a, ta, b, tb, options, store, &reused);
+        a.sources[ta.source].release(ta.tensor);
+        b.sources[tb.source].release(tb.tensor);
+        progress.advance((a.info(ta).byte_len + b.info(tb).byte_len) as u64);
+        out
+    });
+    let mut analysis = collect(results, options);
+    analysis.reused = reused.into_inner();
+    analysis.inputs = a.inputs.iter().chain(&b.inputs).cloned().collect();
+    analysis.skipped = b.skipped.clone();
+    analysis.warnings = a.warnings.iter().chain(&b.warnings).cloned().collect();
+    analysis.filter = b.filter.clone();
+    Delta { analysis, only_a, only_b, mismatched }
+}
+
+fn one(
+    a: &Plan,
+    ta: &Task,
+    b: &Plan,
+    tb: &Task,
+    options: &AnalysisOptions,
+    store: Option<&dyn crate::store::SpectrumStore>,
+    reused: &AtomicUsize,
+) -> Result<MatrixRecord, crate::Failed> {
+    let wa = with_stored(a, ta, |src, info, file| gram::whole(src).map_err(|e| failed(info, file, e.to_string())))?;
+    with_stored(b, tb, |src, info, file| {
+        let fail = |e: CoreError| failed(info, file, e.to_string());
+        let wb = gram::whole(src).map_err(fail)?;
+        let diff: Vec<f64> = wb.as_slice().iter().zip(wa.as_slice()).map(|(x, y)| x - y).collect();
+        let delta = Stored { values: StoredValues::F64(&diff), rows: ta.rows, cols: ta.cols, first_row: 0 };
+        let m = measure(&delta, Dtype::F64, options, store, reused).map_err(fail)?;
+        Ok(MatrixRecord {
+            name: info.name.clone(),
+            file: format!("{} → {}", a.sources[ta.source].path().display(), file),
+            dtype: Dtype::F64,
+            shape: info.shape.clone(),
+            matrix_shape: [tb.rows, tb.cols],
+            reshaped: info.shape.len() > 2,
+            gate: tb.gate.map(|g| g.label),
+            gate_row: tb.gate.map_or(0, |g| g.first_row),
+            identity: TensorIdentity::from_name(&info.name, info.shape.len()),
+            metrics: m.metrics,
+            singular_values: m.spectrum.filter(|_| options.keep_spectrum).map(|s| s.values().to_vec()),
+            route: m.route,
+            route_reason: m.route_reason,
+            approx: m.approx,
+        })
+    })
+}

@@ -1,0 +1,436 @@
+//! The run commands: `trend`, `watch`, `compare`, `delta`. Each analyzes checkpoints with the
+//! result store (unless `--no-cache`), then hands the analyses to the pure builders of
+//! `svdiag_analysis::{trend, compare, delta}` and the renderers of `svdiag_report::runs`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context;
+use svdiag_analysis::runs::{self, Checkpoint, Run, StepSource};
+use svdiag_analysis::store::SpectrumStore;
+use svdiag_analysis::trend::{Alert, AlertRules, DriftRule, JumpRule, Trend};
+use svdiag_analysis::{Analysis, AnalysisOptions, Plan};
+use svdiag_formats::ReadOptions;
+use svdiag_report::runs::Side;
+use svdiag_report::Format;
+use svdiag_store::Store;
+
+use crate::args::{AlertArgs, CompareArgs, DeltaArgs, RunSettings, TrendArgs, WatchArgs};
+use crate::{output, output_format, progress};
+
+/// Exit code when alerts fired.
+pub const ALERT_EXIT: u8 = 3;
+
+/// What every run command needs: options, filter, store.
+struct Session {
+    options: AnalysisOptions,
+    filter: Option<regex::Regex>,
+    read: ReadOptions,
+    store: Option<Store>,
+    quiet: bool,
+    computed: usize,
+    reused: usize,
+}
+
+impl Session {
+    fn new(s: &RunSettings) -> anyhow::Result<Self> {
+        let filter = s.filter.as_deref().map(regex::Regex::new).transpose().context("invalid --filter pattern")?;
+        let options = AnalysisOptions {
+            metrics: svdiag_core::MetricOptions { normalization: s.normalization, q: s.q },
+            threads: s.threads,
+            method: s.method,
+            ..Default::default()
+        };
+        let store = if s.no_cache {
+            None
+        } else {
+            match s.cache.clone().or_else(svdiag_store::default_path) {
+                None => {
+                    eprintln!("warning: no result store (no --cache, $SVDIAG_CACHE, $XDG_CACHE_HOME or $HOME); every spectrum is computed");
+                    None
+                }
+                Some(path) => match Store::open(&path) {
+                    Ok(store) => Some(store),
+                    Err(e) => {
+                        eprintln!("warning: {e}; every spectrum is computed");
+                        None
+                    }
+                },
+            }
+        };
+        Ok(Self {
+            options,
+            filter,
+            read: ReadOptions { allow_globals: s.allow_global.clone() },
+            store,
+            quiet: s.quiet,
+            computed: 0,
+            reused: 0,
+        })
+    }
+
+    /// Analyzes one checkpoint (file or model directory).
+    fn analyze(&mut self, path: &Path) -> anyhow::Result<Analysis> {
+        let plan = Plan::with_options(&[path.to_path_buf()], self.filter.as_ref(), &self.read)?;
+        let bar = progress::Bar::new(!self.quiet && std::io::stderr().is_terminal());
+        let store = self.store.as_ref().map(|s| s as &dyn SpectrumStore);
+        let analysis = svdiag_analysis::analyze_with_store(&plan, &self.options, &bar, store);
+        bar.finish();
+        self.reused += analysis.reused;
+        self.computed += analysis.matrices.len() - analysis.reused;
+        Ok(analysis)
+    }
+
+    /// The closing lines on stderr: how many spectra were computed and reused, and where from.
+    fn summary(&self) -> String {
+        self.summary_of(self.computed + self.reused, self.reused)
+    }
+
+    fn summary_of(&self, total: usize, reused: usize) -> String {
+        let computed = total - reused;
+        let mut s = match &self.store {
+            Some(store) => format!(
+                "spectra: {computed} computed, {reused} from the result store {} ({} entries)\n",
+                store.path().display(),
+                store.len()
+            ),
+            None => format!("spectra: {computed} computed (no result store)\n"),
+        };
+        if let Some(store) = &self.store {
+            for p in store.problems() {
+                s.push_str(&format!("  store: {p}\n"));
+            }
+        }
+        s
+    }
+}
+
+fn rules(a: &AlertArgs) -> AlertRules {
+    if a.no_alerts {
+        return AlertRules { jumps: Vec::new(), drifts: Vec::new() };
+    }
+    AlertRules {
+        jumps: if a.alerts.is_empty() { vec![JumpRule::default_rule()] } else { a.alerts.clone() },
+        drifts: if a.drifts.is_empty() { vec![DriftRule::default_rule()] } else { a.drifts.clone() },
+    }
+}
+
+fn render_trend(t: &Trend, format: Format, metric: &str, options: &AnalysisOptions) -> String {
+    match format {
+        Format::Table => svdiag_report::runs::trend_table(t, metric),
+        Format::Json => svdiag_report::runs::trend_json(t, options),
+        Format::Csv => svdiag_report::runs::trend_csv(t),
+    }
+}
+
+/// `svdiag trend`.
+pub fn run_trend(args: TrendArgs) -> anyhow::Result<ExitCode> {
+    let format = output_format(args.format, args.output.as_deref());
+    let mut run = runs::discover(&args.paths)?;
+    let mut session = Session::new(&args.settings)?;
+    let total = run.checkpoints.len();
+    let mut analyses = Vec::new();
+    let mut kept = Vec::new();
+    let mut bad = Vec::new();
+    for (i, c) in run.checkpoints.iter().enumerate() {
+        if !session.quiet {
+            eprintln!("[{}/{total}] step {}: {}", i + 1, c.step, c.path.display());
+        }
+        match session.analyze(&c.path) {
+            Ok(a) => {
+                analyses.push(a);
+                kept.push(c.clone());
+            }
+            Err(e) => {
+                eprintln!("checkpoint {} (step {}) not analyzed: {e:#}", c.path.display(), c.step);
+                bad.push(format!("checkpoint {} (step {}) not analyzed: {e:#}", c.path.display(), c.step));
+            }
+        }
+    }
+    if analyses.is_empty() {
+        anyhow::bail!("no checkpoint of the run could be analyzed");
+    }
+    run.checkpoints = kept;
+    let mut trend = Trend::build(run, &analyses, &rules(&args.alerts));
+    trend.notes.extend(bad.iter().cloned());
+    let text = render_trend(&trend, format, &args.metric, &session.options);
+    let table_on_stdout = format == Format::Table && args.output.is_none();
+    match &args.output {
+        Some(path) => output::write_atomically(path, text.as_bytes())?,
+        None => output::write_stdout(text.as_bytes())?,
+    }
+    if !table_on_stdout {
+        eprint!("{}", svdiag_report::runs::alerts_block(&trend));
+    }
+    if !session.quiet {
+        eprint!("{}", session.summary());
+    }
+    Ok(exit_code(&trend, !bad.is_empty()))
+}
+
+fn exit_code(t: &Trend, checkpoint_failed: bool) -> ExitCode {
+    if !t.alerts.is_empty() {
+        ExitCode::from(ALERT_EXIT)
+    } else if checkpoint_failed || !t.failed.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// A checkpoint's files with their sizes and modification times.
+type Snapshot = Vec<(PathBuf, u64, Option<SystemTime>)>;
+
+/// The files of a checkpoint with their sizes and modification times: equal snapshots taken
+/// `--settle` seconds apart mean nothing is writing to it.
+fn snapshot(path: &Path) -> Snapshot {
+    let mut out = Vec::new();
+    let mut add = |p: &Path| {
+        if let Ok(m) = std::fs::metadata(p) {
+            out.push((p.to_path_buf(), m.len(), m.modified().ok()));
+        }
+    };
+    if path.is_dir() {
+        if let Ok(entries) = std::fs::read_dir(path) {
+            let mut files: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
+            files.sort();
+            for f in files {
+                add(&f);
+            }
+        }
+    } else {
+        add(path);
+    }
+    out
+}
+
+/// `svdiag watch`.
+pub fn run_watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
+    if !args.run_dir.is_dir() {
+        anyhow::bail!("{} is not a directory", args.run_dir.display());
+    }
+    let mut session = Session::new(&args.settings)?;
+    let rules = rules(&args.alerts);
+    let interval = Duration::from_secs_f64(args.interval);
+    let settle = Duration::from_secs_f64(args.settle);
+    // per pending checkpoint: its last snapshot and when it was first seen unchanged
+    let mut pending: BTreeMap<PathBuf, (Snapshot, Instant)> = BTreeMap::new();
+    let mut done: Vec<(Checkpoint, Analysis)> = Vec::new();
+    let mut given_up: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut printed: BTreeSet<(String, String, String, u64)> = BTreeSet::new();
+    let mut any_alert = false;
+    let mut any_failed = false;
+    let mut last_new = Instant::now();
+    eprintln!(
+        "watching {} every {}s (a checkpoint is read once unchanged for {}s); stop with Ctrl-C",
+        args.run_dir.display(),
+        args.interval,
+        args.settle
+    );
+    loop {
+        let found = match runs::discover_dir(&args.run_dir) {
+            Ok(run) => run.checkpoints,
+            Err(runs::RunError::NotARun(_)) => Vec::new(), // nothing there yet
+            Err(e) => return Err(e.into()),
+        };
+        for c in found {
+            if done.iter().any(|(d, _)| d.path == c.path) || given_up.contains(&c.path) {
+                continue;
+            }
+            let snap = snapshot(&c.path);
+            let now = Instant::now();
+            let stable_since = match pending.get(&c.path) {
+                Some((old, since)) if *old == snap => *since,
+                _ => {
+                    pending.insert(c.path.clone(), (snap, now));
+                    last_new = now;
+                    continue;
+                }
+            };
+            if now.duration_since(stable_since) < settle {
+                continue;
+            }
+            match session.analyze(&c.path) {
+                Ok(a) => {
+                    pending.remove(&c.path);
+                    last_new = Instant::now();
+                    println!(
+                        "step {}: {} — {} analyzed ({} from the store), {} failed",
+                        c.step,
+                        c.path.display(),
+                        a.matrices.len(),
+                        a.reused,
+                        a.failed.len()
+                    );
+                    any_failed |= !a.failed.is_empty();
+                    done.push((c, a));
+                }
+                Err(e) => {
+                    // unchanged for --settle seconds and still invalid: report it once, go on
+                    println!("step {}: {} not analyzed: {e:#}", c.step, c.path.display());
+                    pending.remove(&c.path);
+                    given_up.insert(c.path.clone());
+                    any_failed = true;
+                }
+            }
+            done.sort_by_key(|(c, _)| c.step);
+            let run = Run {
+                given: vec![args.run_dir.clone()],
+                layout: "checkpoints found while watching, ordered by step".into(),
+                checkpoints: done.iter().map(|(c, _)| c.clone()).collect(),
+            };
+            let analyses: Vec<Analysis> = done.iter().map(|(_, a)| a.clone()).collect();
+            let trend = Trend::build(run, &analyses, &rules);
+            for a in &trend.alerts {
+                if printed.insert(alert_key(a)) {
+                    println!("ALERT {} at step {}: {}", a.kind, a.to_step, a.message);
+                    any_alert = true;
+                }
+            }
+            if let Some(path) = &args.output {
+                let format = output_format(None, Some(path));
+                let text = render_trend(
+                    &trend,
+                    if format == Format::Table { Format::Json } else { format },
+                    "kl_uniform",
+                    &session.options,
+                );
+                output::write_atomically(path, text.as_bytes())?;
+            }
+            if args.stop_after.is_some_and(|n| done.len() >= n) {
+                return Ok(watch_exit(&session, any_alert, any_failed));
+            }
+        }
+        if args.idle_timeout.is_some_and(|t| last_new.elapsed() >= Duration::from_secs_f64(t)) {
+            eprintln!("no new checkpoint for {}s; stopping", args.idle_timeout.unwrap_or_default());
+            return Ok(watch_exit(&session, any_alert, any_failed));
+        }
+        std::thread::sleep(interval.min(settle.max(Duration::from_millis(100))));
+    }
+}
+
+fn alert_key(a: &Alert) -> (String, String, String, u64) {
+    (a.kind.to_string(), a.matrix.clone(), a.metric.clone(), a.to_step)
+}
+
+fn watch_exit(session: &Session, any_alert: bool, any_failed: bool) -> ExitCode {
+    if !session.quiet {
+        eprint!("{}", session.summary());
+    }
+    if any_alert {
+        ExitCode::from(ALERT_EXIT)
+    } else if any_failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// One side of a comparison: a run directory (its last checkpoint, or the one at `step`) or a
+/// checkpoint.
+fn side(path: &Path, step: Option<u64>) -> anyhow::Result<Side> {
+    let given = path.display().to_string();
+    if path.is_dir() {
+        if let Ok(run) = runs::discover_dir(path) {
+            let chosen = match step {
+                Some(s) => run.checkpoints.iter().find(|c| c.step == s).with_context(|| {
+                    let steps: Vec<String> = run.checkpoints.iter().map(|c| c.step.to_string()).collect();
+                    format!("{given}: no checkpoint at step {s} (steps: {})", steps.join(", "))
+                })?,
+                None => run.checkpoints.last().expect("a run has checkpoints"),
+            };
+            let how = if step.is_some() { "the checkpoint at --step" } else { "the last checkpoint" };
+            let source = if chosen.step_source == StepSource::Name {
+                String::new()
+            } else {
+                format!(", step {}", chosen.step_source.describe())
+            };
+            return Ok(Side {
+                given: given.clone(),
+                checkpoint: chosen.path.display().to_string(),
+                step: Some(chosen.step),
+                chosen: format!("run {given}: {how}, step {}{source}, of {}", chosen.step, run.checkpoints.len()),
+            });
+        }
+    }
+    if step.is_some() {
+        anyhow::bail!("--step needs run directories; {given} is a checkpoint");
+    }
+    Ok(Side { given: given.clone(), checkpoint: given, step: None, chosen: "checkpoint".into() })
+}
+
+/// `svdiag compare`.
+pub fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    let format = output_format(args.format, args.output.as_deref());
+    let (a, b) = (side(&args.a, args.step)?, side(&args.b, args.step)?);
+    let mut session = Session::new(&args.settings)?;
+    let analysis_a = session.analyze(Path::new(&a.checkpoint)).with_context(|| format!("A: {}", a.checkpoint))?;
+    let analysis_b = session.analyze(Path::new(&b.checkpoint)).with_context(|| format!("B: {}", b.checkpoint))?;
+    let c = svdiag_analysis::compare::Comparison::build(&analysis_a, &analysis_b);
+    if c.pairs.is_empty() {
+        anyhow::bail!("no matrix of A matches a matrix of B by name and shape; nothing to compare");
+    }
+    let text = match format {
+        Format::Table => svdiag_report::runs::compare_table(&c, &a, &b, &args.metric),
+        Format::Json => svdiag_report::runs::compare_json(&c, &a, &b, &session.options),
+        Format::Csv => svdiag_report::runs::compare_csv(&c),
+    };
+    match &args.output {
+        Some(path) => output::write_atomically(path, text.as_bytes())?,
+        None => output::write_stdout(text.as_bytes())?,
+    }
+    let failed: Vec<&svdiag_analysis::Failed> = analysis_a.failed.iter().chain(&analysis_b.failed).collect();
+    for f in &failed {
+        eprintln!("FAILED {} ({}): {}", f.name, f.file, f.error);
+    }
+    if !session.quiet {
+        if format != Format::Table || args.output.is_some() {
+            for v in &c.verdicts {
+                eprintln!("{}", v.text);
+            }
+            let mut s = String::new();
+            svdiag_report::runs::unmatched(&mut s, &c.only_a, &c.only_b, &c.mismatched);
+            eprint!("{s}");
+        }
+        eprint!("{}", session.summary());
+    }
+    Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// `svdiag delta`.
+pub fn run_delta(args: DeltaArgs) -> anyhow::Result<ExitCode> {
+    let format = output_format(args.format, args.output.as_deref());
+    let session = Session::new(&args.settings)?;
+    let mut options = session.options.clone();
+    options.keep_spectrum = args.spectrum;
+    let a = Plan::with_options(std::slice::from_ref(&args.a), session.filter.as_ref(), &session.read)?;
+    let b = Plan::with_options(std::slice::from_ref(&args.b), session.filter.as_ref(), &session.read)?;
+    let bar = progress::Bar::new(!session.quiet && std::io::stderr().is_terminal());
+    let store = session.store.as_ref().map(|s| s as &dyn SpectrumStore);
+    let mut delta = svdiag_analysis::delta::analyze_delta(&a, &b, &options, &bar, store);
+    bar.finish();
+    if delta.analysis.matrices.is_empty() && delta.analysis.failed.is_empty() {
+        anyhow::bail!("no matrix of {} matches a matrix of {} by name and shape", args.a.display(), args.b.display());
+    }
+    let mut s = String::new();
+    svdiag_report::runs::unmatched(&mut s, &delta.only_a, &delta.only_b, &delta.mismatched);
+    delta.analysis.warnings.extend(s.lines().map(str::to_string));
+    let columns: Vec<&str> = args.columns.iter().map(String::as_str).collect();
+    let text = svdiag_report::render_for(&delta.analysis, format, &columns, "delta");
+    match &args.output {
+        Some(path) => output::write_atomically(path, text.as_bytes())?,
+        None => output::write_stdout(text.as_bytes())?,
+    }
+    if !(session.quiet || format == Format::Table && args.output.is_none()) {
+        eprint!("{}", svdiag_report::summary(&delta.analysis));
+        eprint!("{}", session.summary_of(delta.analysis.matrices.len(), delta.analysis.reused));
+    } else if session.quiet {
+        for f in &delta.analysis.failed {
+            eprintln!("FAILED {} ({}): {}", f.name, f.file, f.error);
+        }
+    }
+    Ok(if delta.analysis.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

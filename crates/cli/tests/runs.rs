@@ -1,0 +1,206 @@
+//! End-to-end tests of the run commands (`trend`, `watch`, `compare`, `delta`) and the result
+//! store, on synthetic runs whose spectra are planted: each matrix is `H₁·diag(s)·H₂` with
+//! Householder reflections `H₁`, `H₂` (orthogonal), so its singular values are exactly `s`.
+#![allow(clippy::print_stderr)]
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use serde_json::{json, Value};
+
+fn svdiag(dir: &Path) -> Command {
+    let mut c = Command::cargo_bin("svdiag").unwrap();
+    c.current_dir(dir).env("NO_COLOR", "1").env("COLUMNS", "120").env_remove("SVDIAG_CACHE");
+    c
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(dir: &Path, args: &[&str]) -> Out {
+    let o = svdiag(dir).args(args).output().unwrap();
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(o.stdout).unwrap(),
+        stderr: String::from_utf8(o.stderr).unwrap(),
+    }
+}
+
+/// A safetensors file of F64 matrices.
+fn safetensors(tensors: &[(String, usize, usize, Vec<f64>)], metadata: Option<Value>) -> Vec<u8> {
+    let mut header = serde_json::Map::new();
+    if let Some(m) = metadata {
+        header.insert("__metadata__".into(), m);
+    }
+    let mut data = Vec::new();
+    for (name, rows, cols, values) in tensors {
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        header.insert(
+            name.clone(),
+            json!({"dtype": "F64", "shape": [rows, cols], "data_offsets": [data.len(), data.len() + bytes.len()]}),
+        );
+        data.extend_from_slice(&bytes);
+    }
+    let h = serde_json::to_vec(&Value::Object(header)).unwrap();
+    let mut out = (h.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&h);
+    out.extend_from_slice(&data);
+    out
+}
+
+/// A deterministic unit-ish vector for a Householder reflection.
+fn direction(n: usize, seed: u64) -> Vec<f64> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        })
+        .collect()
+}
+
+/// `H₁·diag(s)·H₂` (rows × cols, row-major), `H = I − 2vvᵀ/vᵀv`: singular values exactly `s`.
+fn planted(rows: usize, cols: usize, s: &[f64], seed: u64) -> Vec<f64> {
+    let (u, v) = (direction(rows, seed), direction(cols, seed + 1));
+    let (uu, vv): (f64, f64) = (u.iter().map(|x| x * x).sum(), v.iter().map(|x| x * x).sum());
+    let mut d = vec![0.0; rows * cols];
+    for (i, si) in s.iter().enumerate() {
+        d[i * cols + i] = *si;
+    }
+    // D·H₂: each row r ← r − 2 (r·v / vᵀv) vᵀ
+    for r in 0..rows {
+        let row = &mut d[r * cols..(r + 1) * cols];
+        let dot: f64 = row.iter().zip(&v).map(|(a, b)| a * b).sum();
+        for (a, b) in row.iter_mut().zip(&v) {
+            *a -= 2.0 * dot / vv * b;
+        }
+    }
+    // H₁·(D·H₂): each column c ← c − 2 (uᵀc / uᵀu) u
+    for c in 0..cols {
+        let dot: f64 = (0..rows).map(|r| u[r] * d[r * cols + c]).sum();
+        for r in 0..rows {
+            d[r * cols + c] -= 2.0 * dot / uu * u[r];
+        }
+    }
+    d
+}
+
+/// Singular values decaying as `exp(−decay·i)`.
+fn decaying(n: usize, decay: f64) -> Vec<f64> {
+    (0..n).map(|i| (-decay * i as f64).exp()).collect()
+}
+
+/// kl_uniform of a spectrum (sigma normalization), computed here independently.
+fn kl_uniform(s: &[f64]) -> f64 {
+    let total: f64 = s.iter().sum();
+    let h: f64 = s.iter().map(|x| x / total).filter(|p| *p > 0.0).map(|p| -p * p.ln()).sum();
+    (s.len() as f64).ln() - h
+}
+
+const N: usize = 40;
+const LAYERS: usize = 3;
+const STEPS: [u64; 8] = [100, 200, 300, 400, 500, 600, 700, 800];
+
+/// The planted spectrum of one matrix at checkpoint `k`: decay grows smoothly; with `collapse`,
+/// `layers.1.mlp.up_proj` collapses at checkpoint 5 (step 600) and stays collapsed.
+fn spectrum(layer: usize, which: usize, k: usize, collapse: bool) -> Vec<f64> {
+    let decay = 0.02 + 0.01 * layer as f64 + 0.005 * which as f64 + 0.004 * k as f64;
+    if collapse && layer == 1 && which == 1 && k >= 5 {
+        return decaying(N, 0.5 + 0.01 * k as f64);
+    }
+    decaying(N, decay)
+}
+
+fn names(layer: usize) -> [String; 2] {
+    [format!("model.layers.{layer}.self_attn.q_proj.weight"), format!("model.layers.{layer}.mlp.up_proj.weight")]
+}
+
+/// Writes `checkpoint-<step>/model.safetensors` for every step.
+fn write_run(dir: &Path, collapse: bool) {
+    for (k, step) in STEPS.iter().enumerate() {
+        let ck = dir.join(format!("checkpoint-{step}"));
+        std::fs::create_dir_all(&ck).unwrap();
+        let mut tensors = Vec::new();
+        for layer in 0..LAYERS {
+            for (which, name) in names(layer).into_iter().enumerate() {
+                let s = spectrum(layer, which, k, collapse);
+                tensors.push((name, N, N, planted(N, N, &s, (layer * 2 + which) as u64 + 1)));
+            }
+        }
+        std::fs::write(ck.join("model.safetensors"), safetensors(&tensors, None)).unwrap();
+    }
+}
+
+#[test]
+fn trend_reports_the_planted_trajectory_and_alerts_exactly_at_the_collapse() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    write_run(&run_dir, true);
+    let store = dir.path().join("store.sqlite3");
+    let o = run(dir.path(), &["trend", "run", "--format", "json", "--cache", store.to_str().unwrap()]);
+    assert_eq!(o.code, 3, "alerts exit 3: {}", o.stderr);
+    let doc: Value = serde_json::from_str(&o.stdout).unwrap();
+    let checkpoints = doc["run"]["checkpoints"].as_array().unwrap();
+    let steps: Vec<u64> = checkpoints.iter().map(|c| c["step"].as_u64().unwrap()).collect();
+    assert_eq!(steps, STEPS);
+    assert!(checkpoints.iter().all(|c| c["step_source"] == "name"));
+
+    // the series: every matrix at every step, kl_uniform as planted (to 1e-9 relative)
+    let series = doc["series"].as_array().unwrap();
+    assert_eq!(series.len(), STEPS.len() * LAYERS * 2);
+    for row in series {
+        let step = row["step"].as_u64().unwrap();
+        let k = STEPS.iter().position(|s| *s == step).unwrap();
+        let layer = row["layer"].as_u64().unwrap() as usize;
+        let which = usize::from(row["matrix"].as_str().unwrap().contains("mlp"));
+        let want = kl_uniform(&spectrum(layer, which, k, true));
+        let got = row["kl_uniform"].as_f64().unwrap();
+        assert!((got - want).abs() <= 1e-9 * want, "{row}: {got} vs {want}");
+    }
+
+    // jump alerts: exactly one, at the planted step, on the planted matrix
+    let alerts = doc["alerts"].as_array().unwrap();
+    let jumps: Vec<&Value> = alerts.iter().filter(|a| a["kind"] == "jump").collect();
+    assert_eq!(jumps.len(), 1, "{alerts:#?}");
+    assert_eq!(jumps[0]["matrix"], "model.layers.1.mlp.up_proj.weight");
+    assert_eq!((jumps[0]["from_step"].as_u64(), jumps[0]["to_step"].as_u64()), (Some(500), Some(600)));
+    assert_eq!(jumps[0]["metric"], "kl_uniform");
+    assert!(jumps[0]["score"].as_f64().unwrap() >= jumps[0]["threshold"].as_f64().unwrap());
+    // a drift alert, if any, concerns the collapsed matrix only
+    assert!(alerts.iter().all(|a| a["matrix"] == "model.layers.1.mlp.up_proj.weight"), "{alerts:#?}");
+    // the alert is on stderr too, with the steps
+    assert!(o.stderr.contains("ALERT jump at step 600"), "{}", o.stderr);
+
+    // aggregates per role: medians at each step
+    let agg = doc["aggregates"].as_array().unwrap();
+    assert!(agg.iter().any(|a| a["group"] == "role" && a["key"] == "mlp_up" && a["metric"] == "kl_uniform"));
+    assert!(agg.iter().any(|a| a["group"] == "depth" && a["key"] == "2"));
+
+    // the table: one line per matrix with its trend, and the alert
+    let o = run(dir.path(), &["trend", "run", "--format", "table", "--cache", store.to_str().unwrap()]);
+    assert_eq!(o.code, 3);
+    assert!(o.stdout.contains("ALERT jump at step 600"), "{}", o.stdout);
+    assert!(o.stdout.lines().filter(|l| l.contains("model.layers.")).count() >= LAYERS * 2);
+
+    // CSV in long form
+    let o = run(dir.path(), &["trend", "run", "--format", "csv", "--cache", store.to_str().unwrap()]);
+    let mut lines = o.stdout.lines();
+    assert!(lines.next().unwrap().starts_with("matrix,role,layer,rows,cols,step,checkpoint,entropy,"));
+    assert_eq!(lines.count(), STEPS.len() * LAYERS * 2);
+}
+
+#[test]
+fn a_smooth_run_raises_no_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    write_run(&dir.path().join("run"), false);
+    let o = run(dir.path(), &["trend", "run", "--format", "json", "--no-cache"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let doc: Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(doc["alerts"], json!([]));
+    assert!(o.stderr.contains("alerts: none"), "{}", o.stderr);
+}
