@@ -4,6 +4,8 @@
 #![allow(clippy::print_stderr)]
 
 use std::path::Path;
+use std::process::{Command as StdCommand, Stdio};
+use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use serde_json::{json, Value};
@@ -203,4 +205,144 @@ fn a_smooth_run_raises_no_alert() {
     let doc: Value = serde_json::from_str(&o.stdout).unwrap();
     assert_eq!(doc["alerts"], json!([]));
     assert!(o.stderr.contains("alerts: none"), "{}", o.stderr);
+}
+
+/// A run of `checkpoints` × `per` distinct pseudo-random n×n matrices (slow enough to interrupt).
+fn write_big_run(dir: &Path, checkpoints: usize, per: usize, n: usize) -> usize {
+    for k in 0..checkpoints {
+        let ck = dir.join(format!("checkpoint-{}", (k + 1) * 10));
+        std::fs::create_dir_all(&ck).unwrap();
+        let tensors: Vec<(String, usize, usize, Vec<f64>)> = (0..per)
+            .map(|i| {
+                (format!("model.layers.{i}.mlp.down_proj.weight"), n, n, direction(n * n, (k * per + i) as u64 + 7))
+            })
+            .collect();
+        std::fs::write(ck.join("model.safetensors"), safetensors(&tensors, None)).unwrap();
+    }
+    checkpoints * per
+}
+
+fn stored(store: &Path) -> usize {
+    let conn = rusqlite::Connection::open(store).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    conn.query_row("SELECT count(*) FROM spectra", [], |r| r.get::<_, i64>(0)).unwrap_or(0) as usize
+}
+
+/// `(computed, reused)` from the closing line on stderr.
+fn spectra_counts(stderr: &str) -> (usize, usize) {
+    let line = stderr.lines().find(|l| l.starts_with("spectra: ")).unwrap_or_else(|| panic!("{stderr}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    (words[1].parse().unwrap(), words[3].parse().unwrap())
+}
+
+#[test]
+fn an_interrupted_trend_resumes_computing_each_tensor_once_and_gives_the_same_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let total = write_big_run(&dir.path().join("run"), 8, 6, 300);
+    let store = dir.path().join("store.sqlite3");
+    let store_arg = store.to_str().unwrap();
+    let reference = run(dir.path(), &["trend", "run", "--format", "json", "--no-cache", "--no-alerts", "-q"]);
+    assert_eq!(reference.code, 0, "{}", reference.stderr);
+
+    // start, and kill (SIGKILL: no chance to clean up) once some spectra are stored
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("svdiag"))
+        .current_dir(dir.path())
+        .args(["trend", "run", "--format", "json", "--no-alerts", "-q", "--threads", "1", "--cache", store_arg])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !store.exists() || stored(&store) < 5 {
+        assert!(child.try_wait().unwrap().is_none(), "finished before it could be interrupted");
+        assert!(start.elapsed() < Duration::from_secs(120));
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let after_kill = stored(&store);
+    assert!((5..total).contains(&after_kill), "interrupted with {after_kill} of {total} stored");
+
+    // restart: it completes, computing only what was not stored
+    let resumed = run(dir.path(), &["trend", "run", "--format", "json", "--no-alerts", "--cache", store_arg]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let (computed, reused) = spectra_counts(&resumed.stderr);
+    assert_eq!(reused, after_kill, "{}", resumed.stderr);
+    assert_eq!(computed + reused, total);
+    assert_eq!(stored(&store), total);
+    assert_eq!(resumed.stdout, reference.stdout, "same output as an uninterrupted run");
+
+    // and once more: everything from the store
+    let again = run(dir.path(), &["trend", "run", "--format", "json", "--no-alerts", "--cache", store_arg]);
+    assert_eq!(spectra_counts(&again.stderr), (0, total));
+    assert_eq!(again.stdout, reference.stdout);
+}
+
+#[test]
+fn two_processes_share_one_store_without_corrupting_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let total = write_big_run(&dir.path().join("run"), 4, 6, 200);
+    let store = dir.path().join("shared.sqlite3");
+    let args =
+        ["trend", "run", "--format", "json", "--no-alerts", "--threads", "1", "--cache", store.to_str().unwrap()];
+    let spawn = || {
+        StdCommand::new(assert_cmd::cargo::cargo_bin("svdiag"))
+            .current_dir(dir.path())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(
+        a.status.success() && b.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr)
+    );
+    assert_eq!(a.stdout, b.stdout);
+    let counts = |o: &std::process::Output| spectra_counts(&String::from_utf8_lossy(&o.stderr));
+    let ((ca, ra), (cb, rb)) = (counts(&a), counts(&b));
+    assert_eq!((ca + ra, cb + rb), (total, total));
+    assert_eq!(stored(&store), total);
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(check, "ok");
+}
+
+#[test]
+fn a_store_of_another_schema_or_another_program_is_never_read() {
+    let dir = tempfile::tempdir().unwrap();
+    write_run(&dir.path().join("run"), false);
+    // a store written by a future version (same application id, schema 99)
+    let future = dir.path().join("future.sqlite3");
+    {
+        let c = rusqlite::Connection::open(&future).unwrap();
+        c.execute_batch(
+            "PRAGMA application_id = 1937138791; PRAGMA user_version = 99; CREATE TABLE spectra (key TEXT);",
+        )
+        .unwrap();
+    }
+    let o = run(dir.path(), &["trend", "run", "--format", "json", "--cache", future.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("written with store schema 99") && o.stderr.contains("not used"), "{}", o.stderr);
+    assert!(o.stderr.contains("computed (no result store)"), "{}", o.stderr);
+    let c = rusqlite::Connection::open(&future).unwrap();
+    assert_eq!(c.query_row("PRAGMA user_version", [], |r| r.get::<_, i32>(0)).unwrap(), 99, "left as it was");
+
+    // not a database at all
+    let junk = dir.path().join("junk.sqlite3");
+    std::fs::write(&junk, b"this is not a database, just some bytes that are long enough to have a header....")
+        .unwrap();
+    let o = run(dir.path(), &["trend", "run", "--format", "json", "--cache", junk.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("not an SQLite database"), "{}", o.stderr);
+
+    // another program's database
+    let other = dir.path().join("other.sqlite3");
+    rusqlite::Connection::open(&other).unwrap().execute_batch("CREATE TABLE t (x INTEGER);").unwrap();
+    let o = run(dir.path(), &["trend", "run", "--format", "json", "--cache", other.to_str().unwrap()]);
+    assert!(o.stderr.contains("not an svdiag result store"), "{}", o.stderr);
 }
