@@ -222,3 +222,63 @@ pub fn discover_dir(dir: &Path) -> Result<Run, RunError> {
     }
     Ok(Run { given: vec![dir.to_path_buf()], layout, checkpoints })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_from_names() {
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["checkpoint-1500", "global_step20", "epoch_3", "runs", "checkpoint-best"] {
+            std::fs::create_dir(dir.path().join(d)).unwrap();
+        }
+        let step = |name: &str| step_from_name(&dir.path().join(name));
+        assert_eq!(step("checkpoint-1500"), Some(1500));
+        assert_eq!(step("global_step20"), Some(20));
+        assert_eq!(step("epoch_3"), Some(3));
+        assert_eq!(step("runs"), None);
+        assert_eq!(step("checkpoint-best"), None);
+        // files (need not exist to be named)
+        assert_eq!(step("step_1000.safetensors"), Some(1000));
+        assert_eq!(step("model-epoch7.pt"), Some(7));
+        assert_eq!(step("gpt2_iter=300.bin"), Some(300));
+        assert_eq!(step("weights_42.npz"), Some(42));
+        assert_eq!(step("model-00001-of-00004.safetensors"), None, "a shard counter is not a step");
+    }
+
+    #[test]
+    fn a_run_directory_in_step_order_and_what_is_not_one() {
+        let dir = tempfile::tempdir().unwrap();
+        for s in [900, 80, 1000] {
+            let d = dir.path().join(format!("checkpoint-{s}"));
+            std::fs::create_dir(&d).unwrap();
+        }
+        let run = discover(&[dir.path().to_path_buf()]).unwrap();
+        let steps: Vec<u64> = run.checkpoints.iter().map(|c| c.step).collect();
+        assert_eq!(steps, [80, 900, 1000], "numeric order, not text order");
+
+        // a directory of files whose step is only in trainer_state-like metadata is refused
+        let flat = tempfile::tempdir().unwrap();
+        std::fs::write(flat.path().join("final.safetensors"), b"x").unwrap();
+        let err = discover(&[flat.path().to_path_buf()]).unwrap_err().to_string();
+        assert!(err.contains("no step in the name or metadata of 1 file"), "{err}");
+        // a sharded checkpoint is one checkpoint, not a run
+        std::fs::write(flat.path().join("model-00001-of-00002.safetensors"), b"x").unwrap();
+        let err = discover(&[flat.path().to_path_buf()]).unwrap_err().to_string();
+        assert!(err.contains("is one (sharded) checkpoint, not a run"), "{err}");
+    }
+
+    #[test]
+    fn the_step_from_trainer_state_when_the_name_has_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let ck = dir.path().join("latest");
+        std::fs::create_dir(&ck).unwrap();
+        std::fs::write(ck.join("trainer_state.json"), br#"{"global_step": 4200, "epoch": 1.5}"#).unwrap();
+        let a = dir.path().join("first.safetensors");
+        std::fs::write(&a, b"x").unwrap();
+        let run = discover(&[a, ck]).unwrap();
+        assert_eq!(run.checkpoints[0].step_source, StepSource::Position);
+        assert_eq!((run.checkpoints[1].step, run.checkpoints[1].step_source), (4200, StepSource::TrainerState));
+    }
+}

@@ -232,7 +232,7 @@ fn stored(store: &Path) -> usize {
 fn spectra_counts(stderr: &str) -> (usize, usize) {
     let line = stderr.lines().find(|l| l.starts_with("spectra: ")).unwrap_or_else(|| panic!("{stderr}"));
     let words: Vec<&str> = line.split_whitespace().collect();
-    (words[1].parse().unwrap(), words[3].parse().unwrap())
+    (words[1].parse().unwrap_or_else(|_| panic!("{stderr}")), words[3].parse().unwrap_or_else(|_| panic!("{stderr}")))
 }
 
 #[test]
@@ -345,4 +345,148 @@ fn a_store_of_another_schema_or_another_program_is_never_read() {
     rusqlite::Connection::open(&other).unwrap().execute_batch("CREATE TABLE t (x INTEGER);").unwrap();
     let o = run(dir.path(), &["trend", "run", "--format", "json", "--cache", other.to_str().unwrap()]);
     assert!(o.stderr.contains("not an svdiag result store"), "{}", o.stderr);
+}
+
+/// Writes one checkpoint of `LAYERS × 2` planted matrices with the given decays, plus `extra`.
+fn write_checkpoint(path: &Path, decay: impl Fn(usize, usize) -> f64, extra: Option<&str>) {
+    let mut tensors = Vec::new();
+    for layer in 0..LAYERS {
+        for (which, name) in names(layer).into_iter().enumerate() {
+            let s = decaying(N, decay(layer, which));
+            tensors.push((name, N, N, planted(N, N, &s, (layer * 2 + which) as u64 + 1)));
+        }
+    }
+    if let Some(name) = extra {
+        tensors.push((name.to_string(), N, N, planted(N, N, &decaying(N, 0.1), 99)));
+    }
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, safetensors(&tensors, None)).unwrap();
+}
+
+#[test]
+fn compare_says_which_run_is_flatter_with_its_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    // two runs of 3 checkpoints; B's matrices decay half as fast (flatter spectra)
+    for (run, factor) in [("adamw", 1.0), ("muon", 0.5)] {
+        for (k, step) in [100, 200, 300].iter().enumerate() {
+            let extra = (run == "muon").then_some("lm_head.weight");
+            write_checkpoint(
+                &dir.path().join(run).join(format!("step_{step}.safetensors")),
+                |l, w| factor * (0.05 + 0.01 * (l + w + k) as f64),
+                extra,
+            );
+        }
+    }
+    let store = dir.path().join("s.sqlite3");
+    let o = run(dir.path(), &["compare", "adamw", "muon", "--format", "json", "--cache", store.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let doc: Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(doc["a"]["step"], 300, "the last checkpoint of each run");
+    assert_eq!(doc["only_in_b"], json!(["lm_head.weight"]));
+    // B − A of kl_uniform at step 300, from the planted decays
+    let planted_diff = |layer: usize, which: usize| {
+        let d = 0.05 + 0.01 * (layer + which + 2) as f64;
+        kl_uniform(&decaying(N, 0.5 * d)) - kl_uniform(&decaying(N, d))
+    };
+    let mut diffs: Vec<f64> = (0..LAYERS).flat_map(|l| [planted_diff(l, 0), planted_diff(l, 1)]).collect();
+    diffs.sort_by(f64::total_cmp);
+    let median = 0.5 * (diffs[2] + diffs[3]);
+    let v = &doc["verdicts"][0];
+    assert_eq!(v["metric"], "kl_uniform");
+    // 6 of 6 lower: two-sided sign test p = 2/2⁶
+    assert_eq!(
+        v["text"].as_str().unwrap(),
+        format!("B's matrices are flatter (closer to uniform): lower kl_uniform in 6 of 6 block matrices, median {median:+.3}, sign test p = 0.03")
+    );
+    assert!((v["evidence"]["sign_test_p"].as_f64().unwrap() - 2.0 / 64.0).abs() < 1e-15);
+    // the per-matrix differences are the planted ones
+    for m in doc["matrices"].as_array().unwrap() {
+        let layer = m["layer"].as_u64().unwrap() as usize;
+        let which = usize::from(m["matrix"].as_str().unwrap().contains("mlp"));
+        let want = planted_diff(layer, which);
+        let got = m["diff"]["kl_uniform"].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-9 * want.abs(), "{got} vs {want}");
+    }
+    // --step picks the same step in both runs; the table names both sides and the verdicts
+    let o = run(dir.path(), &["compare", "adamw", "muon", "--step", "200", "--format", "table", "--no-cache"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.contains("A: adamw/step_200.safetensors (run adamw: the checkpoint at --step, step 200, of 3)"),
+        "{}",
+        o.stdout
+    );
+    assert!(o.stdout.contains("B's matrices are flatter"), "{}", o.stdout);
+    assert!(o.stdout.contains("only in B, not compared: lm_head.weight"), "{}", o.stdout);
+    let o = run(dir.path(), &["compare", "adamw", "muon", "--step", "250", "--no-cache"]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("no checkpoint at step 250 (steps: 100, 200, 300)"), "{}", o.stderr);
+}
+
+#[test]
+fn delta_gives_the_spectrum_of_the_update() {
+    let dir = tempfile::tempdir().unwrap();
+    // B = A + Δ with Δ of a planted spectrum: the delta's metrics are Δ's
+    let a: Vec<f64> = planted(N, N, &decaying(N, 0.05), 1);
+    let s_delta = decaying(N, 0.3);
+    let delta = planted(N, N, &s_delta, 5);
+    let b: Vec<f64> = a.iter().zip(&delta).map(|(x, y)| x + y).collect();
+    let name = "model.layers.0.mlp.up_proj.weight".to_string();
+    std::fs::write(dir.path().join("a.safetensors"), safetensors(&[(name.clone(), N, N, a.clone())], None)).unwrap();
+    std::fs::write(
+        dir.path().join("b.safetensors"),
+        safetensors(&[(name, N, N, b), ("model.layers.0.mlp.down_proj.weight".into(), N, 8, vec![0.5; N * 8])], None),
+    )
+    .unwrap();
+    let o = run(dir.path(), &["delta", "a.safetensors", "b.safetensors", "--format", "json", "--no-cache"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let doc: Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(doc["command"], "delta");
+    let m = &doc["matrices"][0];
+    let want = kl_uniform(&s_delta);
+    assert!((m["kl_uniform"].as_f64().unwrap() - want).abs() < 1e-9 * want, "{m}");
+    assert!((m["spectral_norm"].as_f64().unwrap() - 1.0).abs() < 1e-9);
+    assert!(doc["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("only in B")), "{doc}");
+}
+
+#[test]
+fn watch_reads_each_checkpoint_once_it_is_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("svdiag"))
+        .current_dir(dir.path())
+        .args(["watch", "run", "--interval", "0.05", "--settle", "0.6", "--stop-after", "3", "--idle-timeout", "60"])
+        .args(["--no-cache", "--no-alerts"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let full = |k: usize| {
+        let mut tensors = Vec::new();
+        for (which, name) in names(0).into_iter().enumerate() {
+            tensors.push((name, N, N, planted(N, N, &spectrum(0, which, k, false), which as u64 + 1)));
+        }
+        safetensors(&tensors, None)
+    };
+    for (k, step) in [100u64, 200, 300].iter().enumerate() {
+        let ck = run_dir.join(format!("checkpoint-{step}"));
+        std::fs::create_dir_all(&ck).unwrap();
+        let bytes = full(k);
+        // written in three pieces with pauses shorter than --settle: never read half-written
+        let path = ck.join("model.safetensors");
+        let third = bytes.len() / 3;
+        std::fs::write(&path, &bytes[..third]).unwrap();
+        std::thread::sleep(Duration::from_millis(250));
+        std::fs::write(&path, &bytes[..2 * third]).unwrap();
+        std::thread::sleep(Duration::from_millis(250));
+        std::fs::write(&path, &bytes).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!stdout.contains("not analyzed"), "{stdout}");
+    for step in [100, 200, 300] {
+        assert_eq!(stdout.matches(&format!("step {step}: ")).count(), 1, "{stdout}");
+    }
+    assert_eq!(stdout.matches("2 analyzed").count(), 3, "{stdout}");
 }

@@ -97,23 +97,41 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (or creates) the store at `path`, creating its directory.
+    /// Opens (or creates) the store at `path`, creating its directory. Another process opening
+    /// or converting the same file at the same moment makes SQLite answer "busy" for statements
+    /// the busy timeout does not cover (switching to WAL); those are retried for up to a minute.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let start = std::time::Instant::now();
+        loop {
+            match Self::open_once(path) {
+                Err((_, true)) if start.elapsed() < BUSY_TIMEOUT => std::thread::sleep(Duration::from_millis(20)),
+                Err((e, _)) => return Err(e),
+                Ok(store) => return Ok(store),
+            }
+        }
+    }
+
+    /// One attempt; the flag says the failure was a lock held by another connection.
+    fn open_once(path: &Path) -> Result<Self, (StoreError, bool)> {
+        let busy = is_busy;
         let fail = |reason: String| StoreError::Open { path: path.to_path_buf(), reason };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| (fail(format!("cannot create {}: {e}", dir.display())), false))?;
         }
-        let conn = Connection::open(path).map_err(|e| fail(e.to_string()))?;
-        let sql = |e: rusqlite::Error| fail(e.to_string());
+        let sql = |e: rusqlite::Error| (fail(e.to_string()), busy(&e));
+        let conn = Connection::open(path).map_err(sql)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
-        let foreign = |reason: String| StoreError::Foreign { path: path.to_path_buf(), reason };
+        let foreign = |reason: String| (StoreError::Foreign { path: path.to_path_buf(), reason }, false);
         // reading the header fails on a file that is not an SQLite database
-        let app: i32 = conn
-            .query_row("PRAGMA application_id", [], |r| r.get(0))
-            .map_err(|e| foreign(format!("not an SQLite database ({e})")))?;
-        let tables: i64 = conn
-            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-            .map_err(|e| foreign(format!("not an SQLite database ({e})")))?;
+        let header = |e: rusqlite::Error| {
+            if busy(&e) {
+                sql(e)
+            } else {
+                foreign(format!("not an SQLite database ({e})"))
+            }
+        };
+        let app: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(header)?;
+        let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).map_err(header)?;
         if app == 0 && tables > 0 {
             return Err(foreign("an SQLite database that is not an svdiag result store".into()));
         }
@@ -129,9 +147,9 @@ impl Store {
 
     /// Creates the schema in a new file, or checks the schema of an existing one. Two processes
     /// opening a new file at once: the immediate transaction makes one create, the other check.
-    fn initialize(&mut self) -> Result<(), StoreError> {
+    fn initialize(&mut self) -> Result<(), (StoreError, bool)> {
         let path = self.path.clone();
-        let fail = |e: rusqlite::Error| StoreError::Open { path: path.clone(), reason: e.to_string() };
+        let fail = |e: rusqlite::Error| (StoreError::Open { path: path.clone(), reason: e.to_string() }, is_busy(&e));
         let conn = self.conn.get_mut().expect("not shared yet");
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(fail)?;
         let app: i32 = tx.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(fail)?;
@@ -141,12 +159,15 @@ impl Store {
             tx.pragma_update(None, "application_id", APPLICATION_ID).map_err(fail)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(fail)?;
         } else if version != SCHEMA_VERSION {
-            return Err(StoreError::Foreign {
-                path: path.clone(),
-                reason: format!(
-                    "written with store schema {version}, this svdiag reads schema {SCHEMA_VERSION} (remove the file, or name another with --cache)"
-                ),
-            });
+            return Err((
+                StoreError::Foreign {
+                    path: path.clone(),
+                    reason: format!(
+                        "written with store schema {version}, this svdiag reads schema {SCHEMA_VERSION} (remove the file, or name another with --cache)"
+                    ),
+                },
+                false,
+            ));
         }
         tx.commit().map_err(fail)
     }
@@ -219,6 +240,11 @@ impl Store {
     }
 }
 
+/// A lock held by another connection (worth retrying).
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+}
+
 fn route_from_name(name: &str) -> Option<Route> {
     [Route::Svd, Route::Gram, Route::GramRefined].into_iter().find(|r| r.name() == name)
 }
@@ -262,5 +288,53 @@ impl SpectrumStore for Store {
         if let Err(e) = done {
             self.problem(format!("cannot store entry {}: {e}", key.hex()));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(byte: u8, rows: usize, cols: usize) -> Key {
+        Key { hash: [byte; 32], rows, cols }
+    }
+
+    fn spectrum() -> StoredSpectrum {
+        StoredSpectrum {
+            rows: 3,
+            cols: 2,
+            singular_values: vec![2.5, 0.1 + 0.2],
+            l12_norm: 4.0,
+            route: Route::GramRefined,
+            route_reason: Some("why".into()),
+        }
+    }
+
+    #[test]
+    fn a_spectrum_comes_back_bit_for_bit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("deep/er/s.sqlite3")).unwrap();
+        assert!(store.is_empty());
+        store.put(&key(1, 3, 2), &spectrum());
+        store.put(&key(1, 3, 2), &spectrum()); // stored once
+        assert_eq!(store.len(), 1);
+        drop(store);
+        let store = Store::open(&dir.path().join("deep/er/s.sqlite3")).unwrap();
+        assert_eq!(store.get(&key(1, 3, 2)), Some(spectrum()));
+        assert_eq!(store.get(&key(2, 3, 2)), None);
+        assert!(store.problems().is_empty());
+    }
+
+    #[test]
+    fn an_entry_that_does_not_fit_its_key_is_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.sqlite3")).unwrap();
+        store.put(&key(1, 3, 2), &spectrum());
+        // the same hash asked for as another shape (a corrupted or foreign entry)
+        assert_eq!(store.get(&key(1, 4, 4)), None);
+        // a blob cut short by hand
+        store.conn.lock().unwrap().execute("UPDATE spectra SET singular_values = x'0102'", []).unwrap();
+        assert_eq!(store.get(&key(1, 3, 2)), None);
+        assert_eq!(store.problems().len(), 1, "{:?}", store.problems());
     }
 }
