@@ -453,7 +453,7 @@ fn watch_reads_each_checkpoint_once_it_is_complete() {
     let dir = tempfile::tempdir().unwrap();
     let run_dir = dir.path().join("run");
     std::fs::create_dir_all(&run_dir).unwrap();
-    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("svdiag"))
+    let child = StdCommand::new(assert_cmd::cargo::cargo_bin("svdiag"))
         .current_dir(dir.path())
         .args(["watch", "run", "--interval", "0.05", "--settle", "0.6", "--stop-after", "3", "--idle-timeout", "60"])
         .args(["--no-cache", "--no-alerts"])
