@@ -43,7 +43,10 @@ impl Direction {
 }
 
 /// A sudden change between consecutive checkpoints: the change's robust z-score against the
-/// trajectory's own step-to-step changes ([`stats::robust_step_z`]) beyond `z`.
+/// trajectory's own earlier step-to-step changes ([`stats::robust_step_z`]) beyond `z`. Scored
+/// against the past only, an alert never depends on later checkpoints (`watch` and `trend` agree),
+/// and the first [`JUMP_HISTORY`] changes (the early phase of training, where changes are largest)
+/// are never scored.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct JumpRule {
     /// Canonical metric name.
@@ -74,8 +77,10 @@ pub struct DriftRule {
 /// Step-to-step changes smaller than this fraction of the median change count as regular
 /// (the floor of [`stats::robust_step_z`]).
 pub const JUMP_FLOOR: f64 = 0.5;
-/// Fewest checkpoints for a jump alert (3 step-to-step changes).
-pub const MIN_JUMP_POINTS: usize = 4;
+/// Step-to-step changes a change is scored against, at least.
+pub const JUMP_HISTORY: usize = 3;
+/// Fewest checkpoints for a jump alert ([`JUMP_HISTORY`] changes before the scored one).
+pub const MIN_JUMP_POINTS: usize = JUMP_HISTORY + 2;
 /// Fewest checkpoints in a drift window.
 pub const MIN_DRIFT_POINTS: usize = 5;
 
@@ -350,14 +355,15 @@ fn jump_alerts(s: &MatrixSeries, steps: &[u64], rule: &JumpRule) -> Vec<Alert> {
         return Vec::new();
     }
     let x: Vec<f64> = points.iter().map(|p| p.1).collect();
-    let (d, z) = stats::robust_step_z(&x, JUMP_FLOOR);
-    let typical = stats::median(&d).unwrap_or(0.0);
+    let (d, z) = stats::robust_step_z(&x, JUMP_FLOOR, JUMP_HISTORY);
     let mut out = Vec::new();
     for i in 0..d.len() {
+        let Some(z_i) = z[i] else { continue };
+        let typical = stats::median(&d[..i]).unwrap_or(0.0);
         let fires = match rule.direction {
-            Direction::Rise => z[i] >= rule.z,
-            Direction::Fall => z[i] <= -rule.z,
-            Direction::Any => z[i].abs() >= rule.z,
+            Direction::Rise => z_i >= rule.z,
+            Direction::Fall => z_i <= -rule.z,
+            Direction::Any => z_i.abs() >= rule.z,
         };
         if !fires || !rule.direction.sign_ok(d[i]) {
             continue;
@@ -374,18 +380,18 @@ fn jump_alerts(s: &MatrixSeries, steps: &[u64], rule: &JumpRule) -> Vec<Alert> {
             from_value: x[i],
             to_value: x[i + 1],
             change: d[i],
-            score: z[i],
+            score: z_i,
             threshold: rule.z,
             reference: typical,
             message: format!(
-                "{} of {}: {} → {} between steps {from} and {to} ({:+.4}; the typical step-to-step change is {:+.2e}; robust z = {:.1}, threshold {})",
+                "{} of {}: {} → {} between steps {from} and {to} ({:+.4}; the typical step-to-step change before was {:+.2e}; robust z = {:.1}, threshold {})",
                 rule.metric,
                 s.name,
                 short(x[i]),
                 short(x[i + 1]),
                 d[i],
                 typical,
-                z[i],
+                z_i,
                 rule.z
             ),
         });

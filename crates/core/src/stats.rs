@@ -23,24 +23,36 @@ pub fn mad(values: &[f64]) -> Option<f64> {
 /// Consistency factor of the MAD for a normal distribution (`1 / Φ⁻¹(3/4)`).
 pub const MAD_NORMAL: f64 = 1.482_602_218_505_602;
 
-/// Robust z-scores of the step-to-step changes `d_i = x_{i+1} − x_i`:
-/// `z_i = (d_i − median(d)) / s`, with `s = max(1.4826·MAD(d), floor_fraction·median|d|, tiny)`.
-/// The floor keeps a perfectly regular trajectory (MAD 0) from turning rounding noise into
-/// alerts: a change then has to differ from the typical one by more than `floor_fraction` of a
-/// typical step per unit of z. `tiny = 1e-3·median|x| + 1e-12` does the same for a trajectory that
-/// does not move at all (identical checkpoints): a change of 0.1 % of the level per unit of z.
-/// Returns `(d, z)`; empty when fewer than 2 values.
-pub fn robust_step_z(x: &[f64], floor_fraction: f64) -> (Vec<f64>, Vec<f64>) {
+/// Robust z-scores of the step-to-step changes `d_i = x_{i+1} − x_i`, each against the changes
+/// before it (so that a score never changes when later points arrive, and a monitor raises the
+/// same alert as a later analysis of the whole run):
+/// `z_i = (d_i − median(d_<i)) / s_i`, `s_i = max(1.4826·MAD(d_<i), floor_fraction·median|d_<i|, tiny)`,
+/// defined from `i = history` on (`None` before). The floor keeps a perfectly regular trajectory
+/// (MAD 0) from turning rounding noise into alerts: a change then has to differ from the typical
+/// one by more than `floor_fraction` of a typical step per unit of z. `tiny = 1e-3·median|x_≤i| + 1e-12`
+/// does the same for a trajectory that does not move at all (identical checkpoints): a change of
+/// 0.1 % of the level per unit of z.
+pub fn robust_step_z(x: &[f64], floor_fraction: f64, history: usize) -> (Vec<f64>, Vec<Option<f64>>) {
     if x.len() < 2 {
         return (Vec::new(), Vec::new());
     }
     let d: Vec<f64> = x.windows(2).map(|w| w[1] - w[0]).collect();
-    let med = median(&d).unwrap_or(0.0);
-    let abs_d: Vec<f64> = d.iter().map(|v| v.abs()).collect();
-    let abs_x: Vec<f64> = x.iter().map(|v| v.abs()).collect();
-    let tiny = 1e-3 * median(&abs_x).unwrap_or(0.0) + 1e-12;
-    let s = (MAD_NORMAL * mad(&d).unwrap_or(0.0)).max(floor_fraction * median(&abs_d).unwrap_or(0.0)).max(tiny);
-    let z = d.iter().map(|v| (v - med) / s).collect();
+    let z = (0..d.len())
+        .map(|i| {
+            if i < history.max(1) {
+                return None;
+            }
+            let before = &d[..i];
+            let med = median(before)?;
+            let abs_d: Vec<f64> = before.iter().map(|v| v.abs()).collect();
+            let abs_x: Vec<f64> = x[..=i].iter().map(|v| v.abs()).collect();
+            let tiny = 1e-3 * median(&abs_x).unwrap_or(0.0) + 1e-12;
+            let s = (MAD_NORMAL * mad(before).unwrap_or(0.0))
+                .max(floor_fraction * median(&abs_d).unwrap_or(0.0))
+                .max(tiny);
+            Some((d[i] - med) / s)
+        })
+        .collect();
     (d, z)
 }
 
@@ -127,15 +139,21 @@ mod tests {
     #[test]
     fn a_planted_jump_stands_out_and_a_regular_trajectory_does_not() {
         let smooth: Vec<f64> = (0..10).map(|i| 1.0 - 0.05 * i as f64).collect();
-        let (_, z) = robust_step_z(&smooth, 0.5);
-        assert!(z.iter().all(|v| v.abs() < 1e-6), "{z:?}");
+        let (_, z) = robust_step_z(&smooth, 0.5, 3);
+        assert_eq!(z[..3], [None, None, None]);
+        assert!(z[3..].iter().all(|v| v.unwrap().abs() < 1e-6), "{z:?}");
         let mut jump = smooth.clone();
         for v in &mut jump[6..] {
             *v += 0.8;
         }
-        let (d, z) = robust_step_z(&jump, 0.5);
-        let top = (0..z.len()).max_by(|&a, &b| z[a].total_cmp(&z[b])).unwrap();
-        assert_eq!(top, 5, "the jump is between values 5 and 6: {d:?}");
-        assert!(z[5] > 10.0 && z.iter().enumerate().all(|(i, v)| i == 5 || v.abs() < 1e-6));
+        let (d, z) = robust_step_z(&jump, 0.5, 3);
+        // the jump is between values 5 and 6; the changes after it are scored against a history
+        // that holds it, and the median and MAD ignore it
+        assert!(z[5].unwrap() > 10.0, "{d:?} {z:?}");
+        assert!(z.iter().enumerate().all(|(i, v)| i == 5 || v.is_none_or(|v| v.abs() < 1e-6)), "{z:?}");
+        // a large first change (a warm-up) has no history and is never scored
+        let mut warm = smooth.clone();
+        warm[0] -= 1.0;
+        assert!(robust_step_z(&warm, 0.5, 3).1[0].is_none());
     }
 }
