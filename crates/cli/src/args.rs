@@ -224,16 +224,17 @@ pub struct CompareArgs {
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
+A and B are checkpoints (files or model directories) or run directories (their last checkpoints).
 Matrices are paired by name; those only in one checkpoint, or with different shapes, are listed
 and not analyzed. The update is formed in f64 from the stored values.
 
 Exit codes: as for analyze.")]
 pub struct DeltaArgs {
-    /// The earlier checkpoint (file or model directory).
+    /// The earlier checkpoint (file or model directory), or a run.
     #[arg(value_name = "A")]
     pub a: PathBuf,
 
-    /// The later checkpoint.
+    /// The later checkpoint, or a run.
     #[arg(value_name = "B")]
     pub b: PathBuf,
 

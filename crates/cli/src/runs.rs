@@ -406,8 +406,14 @@ pub fn run_delta(args: DeltaArgs) -> anyhow::Result<ExitCode> {
     let session = Session::new(&args.settings)?;
     let mut options = session.options.clone();
     options.keep_spectrum = args.spectrum;
-    let a = Plan::with_options(std::slice::from_ref(&args.a), session.filter.as_ref(), &session.read)?;
-    let b = Plan::with_options(std::slice::from_ref(&args.b), session.filter.as_ref(), &session.read)?;
+    let (side_a, side_b) = (side(&args.a, None)?, side(&args.b, None)?);
+    for (label, s) in [("A", &side_a), ("B", &side_b)] {
+        if !session.quiet && s.step.is_some() {
+            eprintln!("{label}: {} ({})", s.checkpoint, s.chosen);
+        }
+    }
+    let a = Plan::with_options(&[PathBuf::from(&side_a.checkpoint)], session.filter.as_ref(), &session.read)?;
+    let b = Plan::with_options(&[PathBuf::from(&side_b.checkpoint)], session.filter.as_ref(), &session.read)?;
     let bar = progress::Bar::new(!session.quiet && std::io::stderr().is_terminal());
     let store = session.store.as_ref().map(|s| s as &dyn SpectrumStore);
     let mut delta = svdiag_analysis::delta::analyze_delta(&a, &b, &options, &bar, store);

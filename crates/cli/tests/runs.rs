@@ -490,3 +490,26 @@ fn watch_reads_each_checkpoint_once_it_is_complete() {
     }
     assert_eq!(stdout.matches("2 analyzed").count(), 3, "{stdout}");
 }
+
+#[test]
+fn a_broken_checkpoint_is_named_and_the_run_goes_on_with_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    write_run(&dir.path().join("run"), false);
+    let victim = dir.path().join("run/checkpoint-300/model.safetensors");
+    let bytes = std::fs::read(&victim).unwrap();
+    std::fs::write(&victim, &bytes[..bytes.len() / 2]).unwrap();
+    let o = run(dir.path(), &["trend", "run", "--format", "json", "--no-cache"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.contains("checkpoint run/checkpoint-300 (step 300) not analyzed"), "{}", o.stderr);
+    let doc: Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(doc["run"]["checkpoints"].as_array().unwrap().len(), STEPS.len() - 1);
+    assert!(doc["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("checkpoint-300")));
+    // nothing analyzable at all: exit 2
+    let o = run(dir.path(), &["trend", "run", "--filter", "no-such-tensor", "--no-cache"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    let o = run(dir.path(), &["trend", "missing-dir"]);
+    assert_eq!(
+        (o.code, o.stderr.trim()),
+        (2, "error: cannot read missing-dir: No such file or directory (os error 2)")
+    );
+}

@@ -47,9 +47,8 @@ pub fn robust_step_z(x: &[f64], floor_fraction: f64, history: usize) -> (Vec<f64
             let abs_d: Vec<f64> = before.iter().map(|v| v.abs()).collect();
             let abs_x: Vec<f64> = x[..=i].iter().map(|v| v.abs()).collect();
             let tiny = 1e-3 * median(&abs_x).unwrap_or(0.0) + 1e-12;
-            let s = (MAD_NORMAL * mad(before).unwrap_or(0.0))
-                .max(floor_fraction * median(&abs_d).unwrap_or(0.0))
-                .max(tiny);
+            let s =
+                (MAD_NORMAL * mad(before).unwrap_or(0.0)).max(floor_fraction * median(&abs_d).unwrap_or(0.0)).max(tiny);
             Some((d[i] - med) / s)
         })
         .collect();
