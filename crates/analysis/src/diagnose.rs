@@ -152,12 +152,18 @@ pub struct Diagnoses {
     pub thresholds: Thresholds,
 }
 
-const SATURATION_MITIGATIONS: &[&str] = &[
+pub(crate) const DEGRADATION_MITIGATIONS: &[&str] = &[
+    "Early stopping: keep a checkpoint from before the rise",
+    "Curriculum: switch to a higher-quality data curriculum (the model may face a data difficulty mismatch)",
+    "Scaling: the model may be capacity constrained (increase width)",
+];
+pub(crate) const DEGRADATION_CAVEAT: &str = "a sudden rise of kl_uniform is the reference manual's warning sign of memorization, not proof of it: in a measured memorizing run kl_uniform rose smoothly with no spike; check the validation loss at these steps";
+pub(crate) const SATURATION_MITIGATIONS: &[&str] = &[
     "Curriculum: sort training data (easy → hard)",
     "Scaling: increase model width (d_model)",
     "Regularization: add spectral regularization or weight decay",
 ];
-const SATURATION_CAVEAT: &str = "a high kl_uniform is an observation, not proof of overfitting: in a measured pair of runs the model that generalized had the higher lm_head kl_uniform; combine with outliers, alpha, stable rank and trends";
+pub(crate) const SATURATION_CAVEAT: &str = "a high kl_uniform is an observation, not proof of overfitting: in a measured pair of runs the model that generalized had the higher lm_head kl_uniform; combine with outliers, alpha, stable rank and trends";
 const ISOTROPY_MITIGATIONS: &[&str] = &[
     "Initialization: check the standard deviation (e.g. 1/√N)",
     "Learning rate: increase it to break the initial symmetry",

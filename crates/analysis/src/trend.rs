@@ -196,6 +196,27 @@ pub struct Alert {
     pub reference: f64,
     /// One sentence.
     pub message: String,
+    /// The diagnosis this pattern is evidence of (SCIENCE.md §7): `late_stage_degradation` for a
+    /// jump up of `kl_uniform`, `spectral_saturation` for a drift down of `stable_rank`.
+    pub diagnosis: Option<&'static str>,
+    /// The reference manual's mitigations for that diagnosis.
+    pub mitigations: &'static [&'static str],
+    /// What the alert does not prove.
+    pub caveat: &'static str,
+}
+
+const GENERIC_CAVEAT: &str = "an alert says that a number moved unusually, not why: look at the matrix's spectrum and the validation loss at these steps";
+
+/// The diagnosis, mitigations and caveat of an alert of `kind` on `metric` that moved by `change`.
+fn reading(kind: &str, metric: &str, change: f64) -> (Option<&'static str>, &'static [&'static str], &'static str) {
+    use crate::diagnose::{DEGRADATION_CAVEAT, DEGRADATION_MITIGATIONS, SATURATION_CAVEAT, SATURATION_MITIGATIONS};
+    match (kind, metric) {
+        ("jump", "kl_uniform") if change > 0.0 => {
+            (Some("late_stage_degradation"), DEGRADATION_MITIGATIONS, DEGRADATION_CAVEAT)
+        }
+        (_, "stable_rank") if change < 0.0 => (Some("spectral_saturation"), SATURATION_MITIGATIONS, SATURATION_CAVEAT),
+        _ => (None, &[], GENERIC_CAVEAT),
+    }
 }
 
 /// One checkpoint's place in the trend.
@@ -369,7 +390,11 @@ fn jump_alerts(s: &MatrixSeries, steps: &[u64], rule: &JumpRule) -> Vec<Alert> {
             continue;
         }
         let (from, to) = (steps[points[i].0], steps[points[i + 1].0]);
+        let (diagnosis, mitigations, caveat) = reading("jump", &rule.metric, d[i]);
         out.push(Alert {
+            diagnosis,
+            mitigations,
+            caveat,
             kind: "jump",
             metric: rule.metric.clone(),
             matrix: s.name.clone(),
@@ -426,7 +451,11 @@ fn drift_alert(s: &MatrixSeries, steps: &[u64], rule: &DriftRule, window: usize)
         return None;
     }
     let (from, to) = (steps[tail[0].0], steps[tail[tail.len() - 1].0]);
+    let (diagnosis, mitigations, caveat) = reading("drift", &rule.metric, last - first);
     Some(Alert {
+        diagnosis,
+        mitigations,
+        caveat,
         kind: "drift",
         metric: rule.metric.clone(),
         matrix: s.name.clone(),

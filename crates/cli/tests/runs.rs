@@ -172,6 +172,13 @@ fn trend_reports_the_planted_trajectory_and_alerts_exactly_at_the_collapse() {
     assert_eq!(jumps[0]["matrix"], "model.layers.1.mlp.up_proj.weight");
     assert_eq!((jumps[0]["from_step"].as_u64(), jumps[0]["to_step"].as_u64()), (Some(500), Some(600)));
     assert_eq!(jumps[0]["metric"], "kl_uniform");
+    assert_eq!(jumps[0]["diagnosis"], "late_stage_degradation");
+    assert!(jumps[0]["mitigations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m.as_str().unwrap().starts_with("Early stopping")));
+    assert!(jumps[0]["caveat"].as_str().unwrap().contains("not proof"));
     assert!(jumps[0]["score"].as_f64().unwrap() >= jumps[0]["threshold"].as_f64().unwrap());
     // a drift alert, if any, concerns the collapsed matrix only
     assert!(alerts.iter().all(|a| a["matrix"] == "model.layers.1.mlp.up_proj.weight"), "{alerts:#?}");

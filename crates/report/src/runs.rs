@@ -239,6 +239,13 @@ pub fn alerts_block(t: &Trend) -> String {
         for a in &t.alerts {
             let _ = writeln!(out, "  ALERT {} at step {}: {}", a.kind, a.to_step, a.message);
         }
+        let mut diagnoses: Vec<&str> = t.alerts.iter().filter_map(|a| a.diagnosis).collect();
+        diagnoses.sort_unstable();
+        diagnoses.dedup();
+        if !diagnoses.is_empty() {
+            let _ =
+                writeln!(out, "  evidence of: {} (mitigations and caveats in the JSON 'alerts')", diagnoses.join(", "));
+        }
     }
     out
 }
