@@ -52,6 +52,18 @@ pub enum Command {
     Delta(DeltaArgs),
 }
 
+/// Where and how a run command writes its report.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format [default: table on a terminal; else from the -o extension (.json, .csv); else json].
+    #[arg(short, long, value_parser = parse_format, value_name = "table|json|csv")]
+    pub format: Option<Format>,
+
+    /// Write the report to FILE (atomically).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
 /// The analysis settings shared by the run commands (trend, watch, compare, delta).
 #[derive(Debug, Args)]
 pub struct RunSettings {
@@ -129,13 +141,8 @@ pub struct TrendArgs {
     #[arg(required = true, value_name = "RUN_DIR|CKPT")]
     pub paths: Vec<PathBuf>,
 
-    /// Output format [default: table on a terminal; else from the -o extension (.json, .csv); else json].
-    #[arg(short, long, value_parser = parse_format, value_name = "table|json|csv")]
-    pub format: Option<Format>,
-
-    /// Write the report to FILE (atomically).
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: OutputArgs,
 
     /// The metric drawn in the table.
     #[arg(long, default_value = "kl_uniform", value_parser = parse_column, value_name = "NAME")]
@@ -206,13 +213,8 @@ pub struct CompareArgs {
     #[arg(long, value_name = "STEP")]
     pub step: Option<u64>,
 
-    /// Output format [default: table on a terminal; else from the -o extension (.json, .csv); else json].
-    #[arg(short, long, value_parser = parse_format, value_name = "table|json|csv")]
-    pub format: Option<Format>,
-
-    /// Write the report to FILE (atomically).
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: OutputArgs,
 
     /// The metric shown per matrix and per role in the table.
     #[arg(long, default_value = "kl_uniform", value_parser = parse_column, value_name = "NAME")]
@@ -238,13 +240,8 @@ pub struct DeltaArgs {
     #[arg(value_name = "B")]
     pub b: PathBuf,
 
-    /// Output format [default: table on a terminal; else from the -o extension (.json, .csv); else json].
-    #[arg(short, long, value_parser = parse_format, value_name = "table|json|csv")]
-    pub format: Option<Format>,
-
-    /// Write the report to FILE (atomically).
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: OutputArgs,
 
     /// Include every update's singular values in the JSON.
     #[arg(long)]

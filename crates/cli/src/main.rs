@@ -120,10 +120,7 @@ fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let columns: Vec<&str> = args.columns.iter().map(String::as_str).collect();
     let text = svdiag_report::render(&analysis, format, &columns);
     let table_on_stdout = format == Format::Table && args.output.is_none();
-    match &args.output {
-        Some(path) => output::write_atomically(path, text.as_bytes())?,
-        None => output::write_stdout(text.as_bytes())?,
-    }
+    output::emit(args.output.as_deref(), text.as_bytes())?;
     if !table_on_stdout {
         if !args.quiet {
             eprint!("{}", svdiag_report::summary(&analysis));

@@ -41,3 +41,11 @@ pub fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(bytes).and_then(|_| out.flush()).context("cannot write to stdout")
 }
+
+/// Writes a report to `path` atomically, or to stdout without one.
+pub fn emit(path: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
+    match path {
+        Some(path) => write_atomically(path, bytes),
+        None => write_stdout(bytes),
+    }
+}

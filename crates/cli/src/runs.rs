@@ -128,7 +128,7 @@ fn render_trend(t: &Trend, format: Format, metric: &str, options: &AnalysisOptio
 
 /// `svdiag trend`.
 pub fn run_trend(args: TrendArgs) -> anyhow::Result<ExitCode> {
-    let format = output_format(args.format, args.output.as_deref());
+    let format = output_format(args.out.format, args.out.output.as_deref());
     let mut run = runs::discover(&args.paths)?;
     let mut session = Session::new(&args.settings)?;
     let total = run.checkpoints.len();
@@ -157,11 +157,8 @@ pub fn run_trend(args: TrendArgs) -> anyhow::Result<ExitCode> {
     let mut trend = Trend::build(run, &analyses, &rules(&args.alerts));
     trend.notes.extend(bad.iter().cloned());
     let text = render_trend(&trend, format, &args.metric, &session.options);
-    let table_on_stdout = format == Format::Table && args.output.is_none();
-    match &args.output {
-        Some(path) => output::write_atomically(path, text.as_bytes())?,
-        None => output::write_stdout(text.as_bytes())?,
-    }
+    let table_on_stdout = format == Format::Table && args.out.output.is_none();
+    output::emit(args.out.output.as_deref(), text.as_bytes())?;
     if !table_on_stdout {
         eprint!("{}", svdiag_report::runs::alerts_block(&trend));
     }
@@ -364,7 +361,7 @@ fn side(path: &Path, step: Option<u64>) -> anyhow::Result<Side> {
 
 /// `svdiag compare`.
 pub fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
-    let format = output_format(args.format, args.output.as_deref());
+    let format = output_format(args.out.format, args.out.output.as_deref());
     let (a, b) = (side(&args.a, args.step)?, side(&args.b, args.step)?);
     let mut session = Session::new(&args.settings)?;
     let analysis_a = session.analyze(Path::new(&a.checkpoint)).with_context(|| format!("A: {}", a.checkpoint))?;
@@ -378,16 +375,13 @@ pub fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         Format::Json => svdiag_report::runs::compare_json(&c, &a, &b, &session.options),
         Format::Csv => svdiag_report::runs::compare_csv(&c),
     };
-    match &args.output {
-        Some(path) => output::write_atomically(path, text.as_bytes())?,
-        None => output::write_stdout(text.as_bytes())?,
-    }
+    output::emit(args.out.output.as_deref(), text.as_bytes())?;
     let failed: Vec<&svdiag_analysis::Failed> = analysis_a.failed.iter().chain(&analysis_b.failed).collect();
     for f in &failed {
         eprintln!("FAILED {} ({}): {}", f.name, f.file, f.error);
     }
     if !session.quiet {
-        if format != Format::Table || args.output.is_some() {
+        if format != Format::Table || args.out.output.is_some() {
             for v in &c.verdicts {
                 eprintln!("{}", v.text);
             }
@@ -402,7 +396,7 @@ pub fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
 
 /// `svdiag delta`.
 pub fn run_delta(args: DeltaArgs) -> anyhow::Result<ExitCode> {
-    let format = output_format(args.format, args.output.as_deref());
+    let format = output_format(args.out.format, args.out.output.as_deref());
     let session = Session::new(&args.settings)?;
     let mut options = session.options.clone();
     options.keep_spectrum = args.spectrum;
@@ -426,11 +420,8 @@ pub fn run_delta(args: DeltaArgs) -> anyhow::Result<ExitCode> {
     delta.analysis.warnings.extend(s.lines().map(str::to_string));
     let columns: Vec<&str> = args.columns.iter().map(String::as_str).collect();
     let text = svdiag_report::render_for(&delta.analysis, format, &columns, "delta");
-    match &args.output {
-        Some(path) => output::write_atomically(path, text.as_bytes())?,
-        None => output::write_stdout(text.as_bytes())?,
-    }
-    if !(session.quiet || format == Format::Table && args.output.is_none()) {
+    output::emit(args.out.output.as_deref(), text.as_bytes())?;
+    if !(session.quiet || format == Format::Table && args.out.output.is_none()) {
         eprint!("{}", svdiag_report::summary(&delta.analysis));
         eprint!("{}", session.summary_of(delta.analysis.matrices.len(), delta.analysis.reused));
     } else if session.quiet {
