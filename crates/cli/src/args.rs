@@ -158,7 +158,8 @@ pub struct TrendArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "\
 A checkpoint is analyzed once it is complete: its files (and shard index) have kept the same
-sizes and modification times for --settle seconds, and every file opens and validates.
+sizes and modification times for --settle seconds, and every file opens and validates. One that
+is still invalid then is reported, and read again once its files change.
 
 Exit codes: 0 stopped without alerts; 1 some tensors failed; 3 alerts fired.")]
 pub struct WatchArgs {

@@ -216,7 +216,8 @@ pub fn run_watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
     // per pending checkpoint: its last snapshot and when it was first seen unchanged
     let mut pending: BTreeMap<PathBuf, (Snapshot, Instant)> = BTreeMap::new();
     let mut done: Vec<(Checkpoint, Analysis)> = Vec::new();
-    let mut given_up: BTreeSet<PathBuf> = BTreeSet::new();
+    // checkpoints found invalid, with their files as they were then: retried once they change
+    let mut invalid: BTreeMap<PathBuf, Snapshot> = BTreeMap::new();
     let mut printed: BTreeSet<(String, String, String, u64)> = BTreeSet::new();
     let mut any_alert = false;
     let mut any_failed = false;
@@ -234,10 +235,13 @@ pub fn run_watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
             Err(e) => return Err(e.into()),
         };
         for c in found {
-            if done.iter().any(|(d, _)| d.path == c.path) || given_up.contains(&c.path) {
+            if done.iter().any(|(d, _)| d.path == c.path) {
                 continue;
             }
             let snap = snapshot(&c.path);
+            if invalid.get(&c.path) == Some(&snap) {
+                continue;
+            }
             let now = Instant::now();
             let stable_since = match pending.get(&c.path) {
                 Some((old, since)) if *old == snap => *since,
@@ -253,6 +257,7 @@ pub fn run_watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
             match session.analyze(&c.path) {
                 Ok(a) => {
                     pending.remove(&c.path);
+                    invalid.remove(&c.path);
                     last_new = Instant::now();
                     println!(
                         "step {}: {} — {} analyzed ({} from the store), {} failed",
@@ -266,11 +271,13 @@ pub fn run_watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
                     done.push((c, a));
                 }
                 Err(e) => {
-                    // unchanged for --settle seconds and still invalid: report it once, go on
-                    println!("step {}: {} not analyzed: {e:#}", c.step, c.path.display());
-                    pending.remove(&c.path);
-                    given_up.insert(c.path.clone());
-                    any_failed = true;
+                    // unchanged for --settle seconds and still invalid: report it, and look again
+                    // only if its files change (a writer that paused longer than --settle)
+                    println!("step {}: {} not analyzed (yet): {e:#}", c.step, c.path.display());
+                    if let Some((snap, _)) = pending.remove(&c.path) {
+                        invalid.insert(c.path.clone(), snap);
+                    }
+                    continue;
                 }
             }
             done.sort_by_key(|(c, _)| c.step);
@@ -298,12 +305,12 @@ pub fn run_watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
                 output::write_atomically(path, text.as_bytes())?;
             }
             if args.stop_after.is_some_and(|n| done.len() >= n) {
-                return Ok(watch_exit(&session, any_alert, any_failed));
+                return Ok(watch_exit(&session, any_alert, any_failed || !invalid.is_empty()));
             }
         }
         if args.idle_timeout.is_some_and(|t| last_new.elapsed() >= Duration::from_secs_f64(t)) {
             eprintln!("no new checkpoint for {}s; stopping", args.idle_timeout.unwrap_or_default());
-            return Ok(watch_exit(&session, any_alert, any_failed));
+            return Ok(watch_exit(&session, any_alert, any_failed || !invalid.is_empty()));
         }
         std::thread::sleep(interval.min(settle.max(Duration::from_millis(100))));
     }

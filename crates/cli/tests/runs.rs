@@ -479,21 +479,24 @@ fn watch_reads_each_checkpoint_once_it_is_complete() {
         let ck = run_dir.join(format!("checkpoint-{step}"));
         std::fs::create_dir_all(&ck).unwrap();
         let bytes = full(k);
-        // written in three pieces with pauses shorter than --settle: never read half-written
+        // written in three pieces with pauses shorter than --settle: never read half-written;
+        // the last checkpoint's writer pauses longer than --settle once: that half-written file is
+        // reported, then read again once it changes
         let path = ck.join("model.safetensors");
         let third = bytes.len() / 3;
         std::fs::write(&path, &bytes[..third]).unwrap();
         std::thread::sleep(Duration::from_millis(250));
         std::fs::write(&path, &bytes[..2 * third]).unwrap();
-        std::thread::sleep(Duration::from_millis(250));
+        std::thread::sleep(Duration::from_millis(if *step == 300 { 1500 } else { 250 }));
         std::fs::write(&path, &bytes).unwrap();
     }
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!stdout.contains("not analyzed"), "{stdout}");
+    assert_eq!(stdout.matches("not analyzed (yet)").count(), 1, "{stdout}");
+    assert!(stdout.contains("step 300: run/checkpoint-300 not analyzed (yet)"), "{stdout}");
     for step in [100, 200, 300] {
-        assert_eq!(stdout.matches(&format!("step {step}: ")).count(), 1, "{stdout}");
+        assert_eq!(stdout.matches(&format!("step {step}: run/checkpoint-{step} — 2 analyzed")).count(), 1, "{stdout}");
     }
     assert_eq!(stdout.matches("2 analyzed").count(), 3, "{stdout}");
 }
