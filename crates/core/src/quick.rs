@@ -39,6 +39,28 @@ pub fn spectral_norm(a: &Matrix, tol: f64) -> f64 {
     largest_eigenvalue(n, gram, tol).max(0.0).sqrt()
 }
 
+/// The stopping rule of the Lanczos loops: the estimate grows monotonically to `σ_1`; stop after
+/// two steps in a row that move it by less than `tol` relative (one small step can be a plateau
+/// before a jump).
+struct Settled {
+    tol: f64,
+    last: f64,
+    calm: u8,
+}
+
+impl Settled {
+    fn new(tol: f64) -> Self {
+        Self { tol, last: 0.0, calm: 0 }
+    }
+
+    /// Records the estimate of this step; true once it has settled.
+    fn after(&mut self, s: f64) -> bool {
+        self.calm = if (s - self.last).abs() <= self.tol * s { self.calm + 1 } else { 0 };
+        self.last = s;
+        self.calm >= 2
+    }
+}
+
 /// `x·y` with eight independent partial sums (so that it vectorizes).
 fn dot8(x: &[f64], y: &[f64]) -> f64 {
     let mut acc = [0.0f64; 8];
@@ -68,7 +90,7 @@ fn largest_eigenvalue(n: usize, mut apply: impl FnMut(&[f64], &mut [f64]), tol: 
     let mut basis: Vec<Vec<f64>> = vec![q];
     let (mut alpha, mut beta): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
     let mut w = vec![0.0; n];
-    let (mut last, mut calm) = (0.0, 0);
+    let mut settled = Settled::new(tol);
     for k in 0..n {
         apply(&basis[k], &mut w);
         let a_k = dot(&basis[k], &w);
@@ -86,16 +108,9 @@ fn largest_eigenvalue(n: usize, mut apply: impl FnMut(&[f64], &mut [f64]), tol: 
         if k + 1 == n || b_k <= 4.0 * f64::EPSILON * theta.abs().max(a_k.abs()) {
             return theta;
         }
-        let s = theta.max(0.0).sqrt();
-        if (s - last).abs() <= tol * s {
-            calm += 1;
-            if calm == 2 {
-                return theta;
-            }
-        } else {
-            calm = 0;
+        if settled.after(theta.max(0.0).sqrt()) {
+            return theta;
         }
-        last = s;
         beta.push(b_k);
         w.iter_mut().for_each(|x| *x /= b_k);
         basis.push(w.clone());
@@ -132,8 +147,7 @@ pub fn largest_singular_value(
     v.iter_mut().for_each(|x| *x /= nv);
     let (mut us, mut vs): (Vec<Vec<f64>>, Vec<Vec<f64>>) = (Vec::new(), vec![v]);
     let (mut alpha, mut beta) = (Vec::new(), Vec::new());
-    let mut last = 0.0;
-    let mut calm = 0;
+    let mut settled = Settled::new(tol);
     let mut u = Vec::with_capacity(m);
     let mut w = Vec::with_capacity(n);
     for k in 0..r {
@@ -154,8 +168,6 @@ pub fn largest_singular_value(
         w.iter_mut().zip(&vs[k]).for_each(|(x, p)| *x -= a_k * p);
         reorth(&mut w, &vs);
         let b_k = norm(&w);
-        // the Ritz value grows monotonically to σ_1: stop after two steps in a row that move it by
-        // less than `tol` (a single small step can be a plateau before a jump)
         // B = Uᵀ·A·[V, v_next] is (k+1)×(k+2) with β_k in its last column: σ_1(B) ≤ σ_1(A), and
         // for a wide matrix the last column is what makes it exact once U spans all of R^m
         beta.push(b_k);
@@ -164,15 +176,9 @@ pub fn largest_singular_value(
         if k + 1 == r || b_k == 0.0 {
             return s;
         }
-        if (s - last).abs() <= tol * s {
-            calm += 1;
-            if calm == 2 {
-                return s;
-            }
-        } else {
-            calm = 0;
+        if settled.after(s) {
+            return s;
         }
-        last = s;
         beta.push(b_k);
         w.iter_mut().for_each(|x| *x /= b_k);
         vs.push(w.clone());
