@@ -3,7 +3,8 @@
 
 use std::sync::atomic::AtomicUsize;
 
-use svdiag_core::{gram, CoreError, Dtype, TensorIdentity};
+use svdiag_core::gram::{self, Blocks};
+use svdiag_core::{CoreError, Dtype, TensorIdentity};
 
 use crate::run::{collect, failed, in_parallel, measure, with_stored, Stored, StoredValues};
 use crate::{Analysis, AnalysisOptions, MatrixRecord, Plan, Progress, Task};
@@ -85,8 +86,10 @@ fn one(
     let wa = with_stored(a, ta, |src, info, file| gram::whole(src).map_err(|e| failed(info, file, e.to_string())))?;
     with_stored(b, tb, |src, info, file| {
         let fail = |e: CoreError| failed(info, file, e.to_string());
-        let wb = gram::whole(src).map_err(fail)?;
-        let diff: Vec<f64> = wb.as_slice().iter().zip(wa.as_slice()).map(|(x, y)| x - y).collect();
+        // W_B widened straight into the buffer that becomes ΔW (two f64 matrices in memory, not three)
+        let mut diff = vec![0.0; tb.rows * tb.cols];
+        src.fill(0..tb.rows, 0..tb.cols, &mut diff).map_err(fail)?;
+        diff.iter_mut().zip(wa.as_slice()).for_each(|(d, a)| *d -= a);
         let delta = Stored { values: StoredValues::F64(&diff), rows: ta.rows, cols: ta.cols, first_row: 0 };
         let m = measure(&delta, Dtype::F64, options, store, reused).map_err(fail)?;
         Ok(MatrixRecord {

@@ -215,7 +215,9 @@ pub fn run_watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
     let settle = Duration::from_secs_f64(args.settle);
     // per pending checkpoint: its last snapshot and when it was first seen unchanged
     let mut pending: BTreeMap<PathBuf, (Snapshot, Instant)> = BTreeMap::new();
-    let mut done: Vec<(Checkpoint, Analysis)> = Vec::new();
+    // the checkpoints analyzed so far, in step order, and their analyses (same order)
+    let mut done: Vec<Checkpoint> = Vec::new();
+    let mut analyses: Vec<Analysis> = Vec::new();
     // checkpoints found invalid, with their files as they were then: retried once they change
     let mut invalid: BTreeMap<PathBuf, Snapshot> = BTreeMap::new();
     let mut printed: BTreeSet<(String, String, String, u64)> = BTreeSet::new();
@@ -235,7 +237,7 @@ pub fn run_watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
             Err(e) => return Err(e.into()),
         };
         for c in found {
-            if done.iter().any(|(d, _)| d.path == c.path) {
+            if done.iter().any(|d| d.path == c.path) {
                 continue;
             }
             let snap = snapshot(&c.path);
@@ -268,7 +270,9 @@ pub fn run_watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
                         a.failed.len()
                     );
                     any_failed |= !a.failed.is_empty();
-                    done.push((c, a));
+                    let at = done.partition_point(|d| d.step <= c.step);
+                    done.insert(at, c);
+                    analyses.insert(at, a);
                 }
                 Err(e) => {
                     // unchanged for --settle seconds and still invalid: report it, and look again
@@ -280,13 +284,11 @@ pub fn run_watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
                     continue;
                 }
             }
-            done.sort_by_key(|(c, _)| c.step);
             let run = Run {
                 given: vec![args.run_dir.clone()],
                 layout: "checkpoints found while watching, ordered by step".into(),
-                checkpoints: done.iter().map(|(c, _)| c.clone()).collect(),
+                checkpoints: done.clone(),
             };
-            let analyses: Vec<Analysis> = done.iter().map(|(_, a)| a.clone()).collect();
             let trend = Trend::build(run, &analyses, &rules);
             for a in &trend.alerts {
                 if printed.insert(alert_key(a)) {
