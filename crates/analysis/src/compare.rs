@@ -104,10 +104,7 @@ pub struct Comparison {
 }
 
 fn key(r: &crate::MatrixRecord) -> String {
-    match r.gate {
-        Some(g) => format!("{}[{g}]", r.name),
-        None => r.name.clone(),
-    }
+    crate::matrix_key(&r.name, r.gate)
 }
 
 impl Comparison {

@@ -23,11 +23,7 @@ pub struct Delta {
 }
 
 fn task_name(plan: &Plan, t: &Task) -> String {
-    let name = &plan.info(t).name;
-    match t.gate {
-        Some(g) => format!("{name}[{}]", g.label),
-        None => name.clone(),
-    }
+    crate::matrix_key(&plan.info(t).name, t.gate.map(|g| g.label))
 }
 
 /// Pairs the matrices of `a` and `b` by name and analyzes each `W_B − W_A`. Metrics use the

@@ -27,6 +27,6 @@ pub use diagnose::{DepthPoint, Diagnoses, Diagnosis, PruningCandidate, Threshold
 
 pub use plan::{matrix_shape, FileSummary, Gate, InputSummary, Plan, PlanError, Skipped, Task};
 pub use run::{
-    analyze, analyze_with_store, Analysis, AnalysisOptions, ApproxMode, Failed, MatrixRecord, Method, NoProgress,
-    Progress, QUICK_TOLERANCE,
+    analyze, analyze_with_store, matrix_key, Analysis, AnalysisOptions, ApproxMode, Failed, MatrixRecord, Method,
+    NoProgress, Progress, QUICK_TOLERANCE,
 };

@@ -54,6 +54,25 @@ pub enum Method {
     Svd,
 }
 
+impl Method {
+    /// The name used on the command line and in reports (`auto`, `svd`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Svd => "svd",
+        }
+    }
+}
+
+/// How a matrix is named across checkpoints: its tensor name, with `[gate]` for one gate of a
+/// stacked recurrent weight (`--split-gates`). Trends, comparisons and deltas match on it.
+pub fn matrix_key(name: &str, gate: Option<&str>) -> String {
+    match gate {
+        Some(g) => format!("{name}[{g}]"),
+        None => name.to_string(),
+    }
+}
+
 impl std::str::FromStr for Method {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

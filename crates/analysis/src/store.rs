@@ -11,7 +11,7 @@ use svdiag_core::gram::Route;
 use svdiag_core::Dtype;
 
 use crate::run::{Stored, StoredValues};
-use crate::{AnalysisOptions, Method};
+use crate::AnalysisOptions;
 
 /// Version of the key derivation; change it whenever what the key covers changes.
 const KEY_SCHEME: &str = "svdiag spectrum key v1";
@@ -86,12 +86,8 @@ pub fn cacheable(options: &AnalysisOptions) -> bool {
 
 /// The settings that decide the spectrum and its route, in words (also stored beside each entry).
 pub fn settings(options: &AnalysisOptions) -> String {
-    let method = match options.method {
-        Method::Auto => "auto",
-        Method::Svd => "svd",
-    };
     // the Gram route's guard checks the metrics of this normalization and order
-    format!("method={method} normalization={} q={}", options.metrics.normalization, options.metrics.q)
+    format!("method={} normalization={} q={}", options.method.name(), options.metrics.normalization, options.metrics.q)
 }
 
 /// The key of one analyzed block of a stored tensor.

@@ -32,6 +32,14 @@ impl Direction {
             Self::Any => v != 0.0,
         }
     }
+    /// The name used in rules and reports (`rise`, `fall`, `any`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rise => "rise",
+            Self::Fall => "fall",
+            Self::Any => "any",
+        }
+    }
     fn parse(s: &str) -> Result<Self, String> {
         match s {
             "rise" => Ok(Self::Rise),
@@ -293,13 +301,6 @@ pub struct Trend {
     pub failed: Vec<(u64, String, String, String)>,
 }
 
-fn series_name(name: &str, gate: Option<&str>) -> String {
-    match gate {
-        Some(g) => format!("{name}[{g}]"),
-        None => name.to_string(),
-    }
-}
-
 impl Trend {
     /// Builds the series, aggregates and alerts from one analysis per checkpoint (same order as
     /// `run.checkpoints`).
@@ -310,8 +311,8 @@ impl Trend {
         let mut failed = Vec::new();
         for (i, (c, a)) in run.checkpoints.iter().zip(analyses).enumerate() {
             for r in &a.matrices {
-                let s = by_name.entry(series_name(&r.name, r.gate)).or_insert_with(|| MatrixSeries {
-                    name: series_name(&r.name, r.gate),
+                let s = by_name.entry(crate::matrix_key(&r.name, r.gate)).or_insert_with(|| MatrixSeries {
+                    name: crate::matrix_key(&r.name, r.gate),
                     identity: r.identity,
                     matrix_shape: r.matrix_shape,
                     points: vec![None; n],

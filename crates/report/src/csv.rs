@@ -13,7 +13,7 @@ const IDENTITY: [&str; 12] =
 
 /// Renders the matrices as CSV (header line included).
 pub fn render(analysis: &Analysis) -> String {
-    let mut w = ::csv::WriterBuilder::new().terminator(::csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    let mut w = writer();
     let fields: Vec<&str> = crate::metric_fields().collect();
     let header: Vec<&str> = IDENTITY.iter().chain(fields.iter()).copied().chain(["route", "diagnoses"]).collect();
     w.write_record(&header).expect("write to memory");
@@ -33,19 +33,33 @@ pub fn render(analysis: &Analysis) -> String {
             opts.normalization.to_string(),
             opts.q.to_string(),
         ];
-        for &f in &fields {
-            row.push(match r.metrics.get(f) {
-                Some(v) if v.is_infinite() => "inf".to_string(),
-                Some(v) if crate::is_count(f) => format!("{}", v as u64),
-                Some(v) => format!("{v:?}"),
-                None => String::new(),
-            });
-        }
+        row.extend(fields.iter().map(|f| cell(r.metrics.get(f), f)));
         row.push(r.route.map(|x| x.name()).unwrap_or_default().to_string());
         let kinds: Vec<&str> =
             analysis.diagnoses.matrices.iter().filter(|d| d.subject == r.name).map(|d| d.kind).collect();
         row.push(kinds.join(";"));
         w.write_record(&row).expect("write to memory");
     }
+    finish(w)
+}
+
+/// A CSV writer into memory with `\n` line ends.
+pub(crate) fn writer() -> ::csv::Writer<Vec<u8>> {
+    ::csv::WriterBuilder::new().terminator(::csv::Terminator::Any(b'\n')).from_writer(Vec::new())
+}
+
+/// The written CSV as text.
+pub(crate) fn finish(w: ::csv::Writer<Vec<u8>>) -> String {
     String::from_utf8(w.into_inner().expect("flush to memory")).expect("CSV of UTF-8 fields is UTF-8")
+}
+
+/// One metric value as a CSV cell: `inf`, an integer for counts, the shortest exact decimal
+/// otherwise, empty when undefined.
+pub(crate) fn cell(v: Option<f64>, field: &str) -> String {
+    match v {
+        Some(v) if v.is_infinite() => "inf".to_string(),
+        Some(v) if crate::is_count(field) => format!("{}", v as u64),
+        Some(v) => format!("{v:?}"),
+        None => String::new(),
+    }
 }

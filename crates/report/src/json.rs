@@ -219,10 +219,7 @@ pub fn render_for(analysis: &Analysis, command: &'static str) -> String {
             }),
             quick_metrics: analysis.options.quick.then_some(&svdiag_core::quick::QUICK_FIELDS[..]),
             spectrum: analysis.options.keep_spectrum,
-            method: (!analysis.options.quick).then_some(match analysis.options.method {
-                svdiag_analysis::Method::Auto => "auto",
-                svdiag_analysis::Method::Svd => "svd",
-            }),
+            method: (!analysis.options.quick).then_some(analysis.options.method.name()),
             farms: analysis.options.farms,
             svd: crate::svd_method(&analysis.options),
             reshape: crate::RESHAPE_RULE,

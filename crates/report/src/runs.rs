@@ -33,7 +33,7 @@ fn settings(options: &AnalysisOptions) -> Value {
     json!({
         "normalization": options.metrics.normalization,
         "q": options.metrics.q,
-        "method": match options.method { svdiag_analysis::Method::Auto => "auto", svdiag_analysis::Method::Svd => "svd" },
+        "method": options.method.name(),
         "svd": crate::svd_method(options),
         "reshape": crate::RESHAPE_RULE,
     })
@@ -45,23 +45,6 @@ fn head(command: &str) -> Map<String, Value> {
     m.insert("version".into(), json!(crate::VERSION));
     m.insert("command".into(), json!(command));
     m
-}
-
-fn csv_cell(v: Option<f64>, field: &str) -> String {
-    match v {
-        Some(v) if v.is_infinite() => "inf".into(),
-        Some(v) if crate::is_count(field) => format!("{}", v as u64),
-        Some(v) => format!("{v:?}"),
-        None => String::new(),
-    }
-}
-
-fn csv_writer() -> ::csv::Writer<Vec<u8>> {
-    ::csv::WriterBuilder::new().terminator(::csv::Terminator::Any(b'\n')).from_writer(Vec::new())
-}
-
-fn csv_finish(w: ::csv::Writer<Vec<u8>>) -> String {
-    String::from_utf8(w.into_inner().expect("flush to memory")).expect("CSV of UTF-8 fields is UTF-8")
 }
 
 /// The trend as one JSON document.
@@ -105,7 +88,7 @@ pub fn trend_json(t: &Trend, options: &AnalysisOptions) -> String {
 /// The trend's series as CSV in long form: `matrix, role, layer, rows, cols, step, checkpoint`,
 /// then every metric.
 pub fn trend_csv(t: &Trend) -> String {
-    let mut w = csv_writer();
+    let mut w = crate::csv::writer();
     let fields: Vec<&str> = crate::metric_fields().collect();
     let mut header = vec!["matrix", "role", "layer", "rows", "cols", "step", "checkpoint"];
     header.extend(&fields);
@@ -123,11 +106,11 @@ pub fn trend_csv(t: &Trend) -> String {
                 c.step.to_string(),
                 c.path.display().to_string(),
             ];
-            row.extend(fields.iter().map(|f| csv_cell(m.get(f), f)));
+            row.extend(fields.iter().map(|f| crate::csv::cell(m.get(f), f)));
             w.write_record(&row).expect("write to memory");
         }
     }
-    csv_finish(w)
+    crate::csv::finish(w)
 }
 
 /// The trend as a terminal table: one line per matrix with a compact trend of `metric`, then the
@@ -221,12 +204,12 @@ pub fn alerts_block(t: &Trend) -> String {
         .rules
         .jumps
         .iter()
-        .map(|r| format!("jump {}:{}:z≥{}", r.metric, direction(r.direction), r.z))
+        .map(|r| format!("jump {}:{}:z≥{}", r.metric, r.direction.name(), r.z))
         .chain(t.rules.drifts.iter().map(|r| {
             format!(
                 "drift {}:{}:{}%{}",
                 r.metric,
-                direction(r.direction),
+                r.direction.name(),
                 100.0 * r.fraction,
                 r.window.map(|w| format!(" over {w} checkpoints")).unwrap_or_default()
             )
@@ -248,14 +231,6 @@ pub fn alerts_block(t: &Trend) -> String {
         }
     }
     out
-}
-
-fn direction(d: svdiag_analysis::trend::Direction) -> &'static str {
-    match d {
-        svdiag_analysis::trend::Direction::Rise => "rise",
-        svdiag_analysis::trend::Direction::Fall => "fall",
-        svdiag_analysis::trend::Direction::Any => "any",
-    }
 }
 
 /// Left- or right-aligned columns separated by two spaces.
@@ -336,7 +311,7 @@ pub fn compare_json(c: &Comparison, a: &Side, b: &Side, options: &AnalysisOption
 
 /// The comparison as CSV in long form: `matrix, role, layer, rows, cols, metric, a, b, diff`.
 pub fn compare_csv(c: &Comparison) -> String {
-    let mut w = csv_writer();
+    let mut w = crate::csv::writer();
     w.write_record(["matrix", "role", "layer", "rows", "cols", "metric", "a", "b", "diff"]).expect("write to memory");
     for p in &c.pairs {
         for f in crate::metric_fields() {
@@ -351,14 +326,14 @@ pub fn compare_csv(c: &Comparison) -> String {
                 p.matrix_shape[0].to_string(),
                 p.matrix_shape[1].to_string(),
                 f.to_string(),
-                csv_cell(a, f),
-                csv_cell(b, f),
-                csv_cell(p.diff(f), f),
+                crate::csv::cell(a, f),
+                crate::csv::cell(b, f),
+                crate::csv::cell(p.diff(f), f),
             ])
             .expect("write to memory");
         }
     }
-    csv_finish(w)
+    crate::csv::finish(w)
 }
 
 /// The comparison as a terminal table: the two sides, the verdicts, per-role medians of `B − A`,
