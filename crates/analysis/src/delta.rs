@@ -4,7 +4,7 @@
 use std::sync::atomic::AtomicUsize;
 
 use svdiag_core::gram::{self, Blocks};
-use svdiag_core::{CoreError, Dtype, TensorIdentity};
+use svdiag_core::{CoreError, Dtype};
 
 use crate::run::{collect, failed, in_parallel, measure, with_stored, Stored, StoredValues};
 use crate::{Analysis, AnalysisOptions, MatrixRecord, Plan, Progress, Task};
@@ -88,21 +88,7 @@ fn one(
         diff.iter_mut().zip(wa.as_slice()).for_each(|(d, a)| *d -= a);
         let delta = Stored { values: StoredValues::F64(&diff), rows: ta.rows, cols: ta.cols, first_row: 0 };
         let m = measure(&delta, Dtype::F64, options, store, reused).map_err(fail)?;
-        Ok(MatrixRecord {
-            name: info.name.clone(),
-            file: format!("{} → {}", a.sources[ta.source].path().display(), file),
-            dtype: Dtype::F64,
-            shape: info.shape.clone(),
-            matrix_shape: [tb.rows, tb.cols],
-            reshaped: info.shape.len() > 2,
-            gate: tb.gate.map(|g| g.label),
-            gate_row: tb.gate.map_or(0, |g| g.first_row),
-            identity: TensorIdentity::from_name(&info.name, info.shape.len()),
-            metrics: m.metrics,
-            singular_values: m.spectrum.filter(|_| options.keep_spectrum).map(|s| s.values().to_vec()),
-            route: m.route,
-            route_reason: m.route_reason,
-            approx: m.approx,
-        })
+        let pair = format!("{} → {}", a.sources[ta.source].path().display(), file);
+        Ok(m.into_record(info, pair, Dtype::F64, tb, options))
     })
 }

@@ -310,22 +310,7 @@ fn analyze_one(
 ) -> Result<MatrixRecord, Failed> {
     with_stored(plan, task, |src, info, file| {
         let m = measure(src, info.dtype, options, store, reused).map_err(|e| failed(info, file, e.to_string()))?;
-        Ok(MatrixRecord {
-            name: info.name.clone(),
-            file: file.to_string(),
-            dtype: info.dtype,
-            shape: info.shape.clone(),
-            matrix_shape: [task.rows, task.cols],
-            reshaped: info.shape.len() > 2,
-            gate: task.gate.map(|g| g.label),
-            gate_row: src.first_row,
-            identity: TensorIdentity::from_name(&info.name, info.shape.len()),
-            metrics: m.metrics,
-            singular_values: m.spectrum.filter(|_| options.keep_spectrum).map(|s| s.values().to_vec()),
-            route: m.route,
-            route_reason: m.route_reason,
-            approx: m.approx,
-        })
+        Ok(m.into_record(info, file.to_string(), info.dtype, task, options))
     })
 }
 
@@ -384,6 +369,35 @@ pub(crate) struct Measured {
     pub(crate) route: Option<Route>,
     pub(crate) route_reason: Option<String>,
     pub(crate) approx: Option<svdiag_core::slq::Approx>,
+}
+
+impl Measured {
+    /// The record of `task`'s matrix (stored as `info` in `file`, analyzed in `dtype`).
+    pub(crate) fn into_record(
+        self,
+        info: &TensorInfo,
+        file: String,
+        dtype: Dtype,
+        task: &Task,
+        options: &AnalysisOptions,
+    ) -> MatrixRecord {
+        MatrixRecord {
+            name: info.name.clone(),
+            file,
+            dtype,
+            shape: info.shape.clone(),
+            matrix_shape: [task.rows, task.cols],
+            reshaped: info.shape.len() > 2,
+            gate: task.gate.map(|g| g.label),
+            gate_row: task.gate.map_or(0, |g| g.first_row),
+            identity: TensorIdentity::from_name(&info.name, info.shape.len()),
+            metrics: self.metrics,
+            singular_values: self.spectrum.filter(|_| options.keep_spectrum).map(|s| s.values().to_vec()),
+            route: self.route,
+            route_reason: self.route_reason,
+            approx: self.approx,
+        }
+    }
 }
 
 /// The spectrum and metrics of one matrix, by the route the options ask for (from the store
