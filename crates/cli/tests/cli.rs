@@ -299,6 +299,10 @@ fn nan_and_inf_fail_per_tensor_with_exit_code_1_and_a_complete_report() {
     let table = run(tmp.path(), &["analyze", "nonfinite.safetensors", "-f", "table"]);
     assert_eq!(table.code, 1);
     assert!(table.stdout.contains("FAILED has_nan (nonfinite.safetensors): element [3, 7] is NaN"));
+    // --quick streams the stored values instead of widening them first: the same check, the same words
+    let quick = run(tmp.path(), &["analyze", "nonfinite.safetensors", "--quick", "-f", "table"]);
+    assert_eq!(quick.code, 1);
+    assert!(quick.stdout.contains("FAILED has_nan (nonfinite.safetensors): element [3, 7] is NaN"), "{}", quick.stdout);
 }
 
 /// Each bad input: exit code 2, one clear line naming the file and the problem, no output file.

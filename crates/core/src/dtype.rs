@@ -53,8 +53,29 @@ impl Dtype {
     pub fn widen_le(self, bytes: &[u8], out: &mut [f64]) -> Result<(), crate::CoreError> {
         let size = self.size().ok_or(crate::CoreError::NotFloat(self))?;
         debug_assert_eq!(bytes.len(), out.len() * size);
+        // compiled for the CPU's vector extensions and chosen at run time (the widening runs once
+        // per pass over a stored matrix)
+        pulp::Arch::new().dispatch(Widen { dtype: self, size, bytes, out });
+        Ok(())
+    }
+}
+
+/// The widening loops of [`Dtype::widen_le`], as a `pulp` operation.
+struct Widen<'a> {
+    dtype: Dtype,
+    size: usize,
+    bytes: &'a [u8],
+    out: &'a mut [f64],
+}
+
+impl pulp::WithSimd for Widen<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let Self { dtype, size, bytes, out } = self;
         let chunks = bytes.chunks_exact(size);
-        match self {
+        match dtype {
             Dtype::F64 => {
                 for (o, c) in out.iter_mut().zip(chunks) {
                     *o = f64::from_le_bytes(c.try_into().expect("chunk of 8"));
@@ -75,9 +96,8 @@ impl Dtype {
                     *o = half::bf16::from_le_bytes(c.try_into().expect("chunk of 2")).to_f64();
                 }
             }
-            Dtype::Quantized(_) | Dtype::Other(_) => unreachable!("size() returned None above"),
+            Dtype::Quantized(_) | Dtype::Other(_) => unreachable!("widen_le checked size() first"),
         }
-        Ok(())
     }
 }
 

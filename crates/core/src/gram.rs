@@ -117,7 +117,12 @@ fn block_len(short: usize, long: usize) -> usize {
 }
 
 /// Widens one block and rejects NaN/Inf with the element's position in the whole matrix.
-fn fill_checked(src: &impl Blocks, rows: Range<usize>, cols: Range<usize>, out: &mut [f64]) -> Result<(), CoreError> {
+pub(crate) fn fill_checked(
+    src: &impl Blocks,
+    rows: Range<usize>,
+    cols: Range<usize>,
+    out: &mut [f64],
+) -> Result<(), CoreError> {
     src.fill(rows.clone(), cols.clone(), out)?;
     if let Some(k) = out.iter().position(|v| !v.is_finite()) {
         let v = out[k];
@@ -136,7 +141,7 @@ fn fill_checked(src: &impl Blocks, rows: Range<usize>, cols: Range<usize>, out: 
 
 /// The lower triangle of the `k × k` Gram matrix of the smaller side, and the squared column
 /// norms of `W`, in one pass over blocks of the long side.
-fn gram(src: &impl Blocks) -> Result<(Mat<f64>, Vec<f64>), CoreError> {
+pub(crate) fn gram(src: &impl Blocks) -> Result<(Mat<f64>, Vec<f64>), CoreError> {
     let (m, n) = (src.rows(), src.cols());
     let (k, long) = (m.min(n), m.max(n));
     let b = block_len(k, long);

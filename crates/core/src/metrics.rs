@@ -6,7 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::Spectrum;
+use crate::{CoreError, Spectrum};
 
 /// How singular values become a probability distribution `p`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -338,11 +338,12 @@ impl Metrics {
     /// The `--quick` metrics (see [`crate::quick`]): exact `frobenius_norm` and `l12_norm`,
     /// `spectral_norm` to a relative `tol` by Lanczos, `stable_rank` from both, and
     /// `renyi_entropy` exactly when the settings ask for the `energy` Rényi-2 entropy. Every other
-    /// field is `None` with the reason "not computed by --quick".
-    pub fn quick(matrix: &crate::Matrix, options: &MetricOptions, tol: f64) -> Self {
+    /// field is `None` with the reason "not computed by --quick". Reads `src` in passes of a few
+    /// rows (no f64 copy); NaN or Inf in it is an error.
+    pub fn quick(src: &impl crate::gram::Blocks, options: &MetricOptions, tol: f64) -> Result<Self, CoreError> {
         const NOT_QUICK: &str = "not computed by --quick (it needs the full spectrum)";
-        let sum2: f64 = matrix.as_slice().iter().map(|x| x * x).sum();
-        let sigma_max = crate::quick::spectral_norm(matrix, tol);
+        let (sum2, l12_norm) = crate::quick::entry_norms(src)?;
+        let sigma_max = crate::quick::spectral_norm(src, tol)?;
         let mut undefined = Vec::new();
         let energy_renyi2 = options.normalization == Normalization::Energy && options.q.get() == 2.0;
         let renyi_entropy = if !energy_renyi2 {
@@ -352,7 +353,7 @@ impl Metrics {
             });
             None
         } else if sum2 > 0.0 {
-            Some(-(crate::quick::sum_sigma4(matrix) / (sum2 * sum2)).ln())
+            Some(-(crate::quick::sum_sigma4(src)? / (sum2 * sum2)).ln())
         } else {
             undefined.push(Undefined { field: "renyi_entropy", reason: ZERO_MATRIX });
             None
@@ -369,7 +370,7 @@ impl Metrics {
                 undefined.push(Undefined { field, reason: NOT_QUICK });
             }
         }
-        Self {
+        Ok(Self {
             entropy: None,
             renyi_entropy,
             kl_uniform: None,
@@ -381,7 +382,7 @@ impl Metrics {
             nuclear_norm: None,
             condition_number: None,
             numerical_rank: None,
-            l12_norm: matrix.l12_norm(),
+            l12_norm,
             entropy_typical: None,
             entropy_zscore: None,
             renyi_entropy_typical: None,
@@ -393,7 +394,7 @@ impl Metrics {
             kl_excess: None,
             notes: Vec::new(),
             undefined,
-        }
+        })
     }
 
     /// Replaces the entropy-type fields and `nuclear_norm` of a `--quick` result with SLQ
