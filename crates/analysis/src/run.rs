@@ -417,10 +417,9 @@ pub(crate) fn measure(
     // the whole matrix in f64, widened at most once, only for the paths that need it
     let mut widened: Option<Matrix> = None;
     let (mut metrics, spectrum, route, route_reason) = if let Some((_, o)) = slq {
-        let matrix = whole(&mut widened, src)?;
-        let a = svdiag_core::slq::estimate(matrix, options.metrics.normalization, &o);
+        let a = svdiag_core::slq::estimate(src, options.metrics.normalization, &o)?;
         approx = Some(a);
-        let quick = Metrics::quick(matrix, &options.metrics, QUICK_TOLERANCE)?;
+        let quick = Metrics::quick(src, &options.metrics, QUICK_TOLERANCE)?;
         (quick.with_approx(&a, rows.min(cols)), None, None, None)
     } else if options.quick {
         (Metrics::quick(src, &options.metrics, QUICK_TOLERANCE)?, None, None, None)

@@ -139,32 +139,51 @@ pub(crate) fn fill_checked(
     Ok(())
 }
 
-/// The lower triangle of the `k × k` Gram matrix of the smaller side, and the squared column
-/// norms of `W`, in one pass over blocks of the long side.
-pub(crate) fn gram(src: &impl Blocks) -> Result<(Mat<f64>, Vec<f64>), CoreError> {
+/// Calls `each(v, range)` for consecutive blocks of the long side of `src` (rows `range` when
+/// `m ≥ n`, else columns `range`), widened to f64 into `buf` (NaN/Inf rejected with its position):
+/// `v` is `k × range.len()` and the Gram matrix of the smaller side is `Σ v vᵀ` over the blocks.
+/// The one blocking of the long side, shared by the Gram route and [`crate::slq`].
+pub(crate) fn for_gram_blocks(
+    src: &impl Blocks,
+    buf: &mut Vec<f64>,
+    mut each: impl FnMut(MatRef<'_, f64>, Range<usize>),
+) -> Result<(), CoreError> {
     let (m, n) = (src.rows(), src.cols());
     let (k, long) = (m.min(n), m.max(n));
     let b = block_len(k, long);
-    let mut g = Mat::<f64>::zeros(k, k);
-    let mut col_sq = vec![0.0; n];
-    let mut buf = vec![0.0; k * b];
+    buf.resize(k * b, 0.0);
     let mut start = 0;
     while start < long {
         let end = (start + b).min(long);
         let len = end - start;
         let block = &mut buf[..k * len];
-        let view: MatRef<'_, f64>;
-        if m >= n {
+        let view = if m >= n {
             // rows start..end, row-major len×n: as column-major it is the n×len block Bᵀ, and
             // WᵀW = Σ B Bᵀ over the blocks
             fill_checked(src, start..end, 0..n, block)?;
-            view = MatRef::from_column_major_slice(block, n, len);
+            MatRef::from_column_major_slice(block, n, len)
         } else {
             // columns start..end, row-major m×len: as column-major it is len×m = Bᵀ for the m×len
             // column block B, and WWᵀ = Σ B Bᵀ
             fill_checked(src, 0..m, start..end, block)?;
-            view = MatRef::from_column_major_slice(block, len, m).transpose();
-            for (j, sq) in col_sq[start..end].iter_mut().enumerate() {
+            MatRef::from_column_major_slice(block, len, m).transpose()
+        };
+        each(view, start..end);
+        start = end;
+    }
+    Ok(())
+}
+
+/// The lower triangle of the `k × k` Gram matrix of the smaller side, and the squared column
+/// norms of `W`, in one pass over blocks of the long side.
+pub(crate) fn gram(src: &impl Blocks) -> Result<(Mat<f64>, Vec<f64>), CoreError> {
+    let (m, n) = (src.rows(), src.cols());
+    let k = m.min(n);
+    let mut g = Mat::<f64>::zeros(k, k);
+    let mut col_sq = vec![0.0; n];
+    for_gram_blocks(src, &mut Vec::new(), |view, range| {
+        if m < n {
+            for (j, sq) in col_sq[range].iter_mut().enumerate() {
                 *sq = view.col(j).iter().map(|x| x * x).sum();
             }
         }
@@ -179,8 +198,7 @@ pub(crate) fn gram(src: &impl Blocks) -> Result<(Mat<f64>, Vec<f64>), CoreError>
             1.0,
             Par::Seq,
         );
-        start = end;
-    }
+    })?;
     if m >= n {
         for (j, sq) in col_sq.iter_mut().enumerate() {
             *sq = g[(j, j)];

@@ -20,15 +20,19 @@
 //! [`CONFIDENCE`]. Lanczos runs until the quadrature changes by less than `1e-7` relative over two
 //! steps (or the Krylov space is exhausted, or `max_steps`), so the quadrature error is far below the
 //! probe noise; the probes advance in lockstep, one block product with `W` per step for all.
-//! Deterministic for a given seed.
+//! Each product streams the matrix from its stored values in blocks of the long side (as the Gram
+//! route forms `G`): no f64 copy of the matrix is held. Deterministic for a given seed.
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 
+use std::cell::RefCell;
+
+use crate::gram::{for_gram_blocks, Blocks};
 use crate::metrics::Normalization;
-use crate::Matrix;
+use crate::CoreError;
 
 /// The nominal coverage of the intervals.
 pub const CONFIDENCE: f64 = 0.95;
@@ -105,61 +109,38 @@ fn t_quantile(df: usize) -> f64 {
     }
 }
 
-/// The Gram operator of the smaller side, `x ↦ Gx`, through two products with `W`.
-struct Gram<'a> {
-    /// `Wᵀ` as a column-major (`n × m`) view.
-    wt: MatRef<'a, f64>,
-    tall: bool,
+/// The Gram operator of the smaller side, `x ↦ Gx = Σ_b V_b(V_bᵀx)` over the widened blocks `V_b`
+/// of the long side (one pass over the stored matrix per product).
+struct Gram<'a, B: Blocks> {
+    src: &'a B,
     k: usize,
+    /// The widened block, reused by every pass.
+    buf: RefCell<Vec<f64>>,
+    /// The first error of a pass (reported by [`estimate`] at the end).
+    failure: RefCell<Option<CoreError>>,
 }
 
-impl Gram<'_> {
+impl<B: Blocks> Gram<'_, B> {
     /// `G·X` for a column-major `k × cols` block (one pass over `W` for all columns).
     fn apply_block(&self, x: &[f64], cols: usize) -> Vec<f64> {
-        let (first, second) = if self.tall { (self.wt.transpose(), self.wt) } else { (self.wt, self.wt.transpose()) };
-        let mut tmp = vec![0.0; first.nrows() * cols];
-        matmul(
-            MatMut::from_column_major_slice_mut(&mut tmp, first.nrows(), cols),
-            Accum::Replace,
-            first,
-            MatRef::from_column_major_slice(x, self.k, cols),
-            1.0,
-            Par::Seq,
-        );
-        let mut out = vec![0.0; self.k * cols];
-        matmul(
-            MatMut::from_column_major_slice_mut(&mut out, self.k, cols),
-            Accum::Replace,
-            second,
-            MatRef::from_column_major_slice(&tmp, first.nrows(), cols),
-            1.0,
-            Par::Seq,
-        );
+        let k = self.k;
+        let xs = MatRef::from_column_major_slice(x, k, cols);
+        let mut out = vec![0.0; k * cols];
+        let mut tmp = Vec::new();
+        let pass = for_gram_blocks(self.src, &mut self.buf.borrow_mut(), |v, _| {
+            tmp.resize(v.ncols() * cols, 0.0);
+            let mut t = MatMut::from_column_major_slice_mut(&mut tmp, v.ncols(), cols);
+            matmul(t.as_mut(), Accum::Replace, v.transpose(), xs, 1.0, Par::Seq);
+            matmul(MatMut::from_column_major_slice_mut(&mut out, k, cols), Accum::Add, v, t.as_ref(), 1.0, Par::Seq);
+        });
+        if let Err(e) = pass {
+            self.failure.borrow_mut().get_or_insert(e);
+        }
         out
     }
 
     fn apply(&self, x: &[f64], out: &mut Vec<f64>) {
-        // G x = Wᵀ(W x) (tall) or W(Wᵀ x) (wide)
-        let (first, second) = if self.tall { (self.wt.transpose(), self.wt) } else { (self.wt, self.wt.transpose()) };
-        let mut tmp = vec![0.0; first.nrows()];
-        matmul(
-            MatMut::from_column_major_slice_mut(&mut tmp, first.nrows(), 1),
-            Accum::Replace,
-            first,
-            MatRef::from_column_major_slice(x, self.k, 1),
-            1.0,
-            Par::Seq,
-        );
-        out.clear();
-        out.resize(self.k, 0.0);
-        matmul(
-            MatMut::from_column_major_slice_mut(out, self.k, 1),
-            Accum::Replace,
-            second,
-            MatRef::from_column_major_slice(&tmp, first.nrows(), 1),
-            1.0,
-            Par::Seq,
-        );
+        *out = self.apply_block(x, 1);
     }
 }
 
@@ -180,8 +161,8 @@ fn orthogonalize(x: &mut [f64], basis: &[Vec<f64>]) {
 /// Lanczos with full reorthogonalization from `start` (kept orthogonal to `deflated`): the
 /// tridiagonal (`alpha`, `beta`) and the basis. Stops after `max_steps`, at an invariant subspace,
 /// or when `stop(alpha, beta)` says so.
-fn lanczos(
-    op: &Gram<'_>,
+fn lanczos<B: Blocks>(
+    op: &Gram<'_, B>,
     start: &[f64],
     deflated: &[Vec<f64>],
     max_steps: usize,
@@ -228,7 +209,7 @@ fn tridiagonal_evd(alpha: &[f64], beta: &[f64]) -> (Vec<f64>, Mat<f64>) {
 
 /// The top eigenpairs of `G`, found by Lanczos from a fixed start and kept only where converged
 /// (residual `≤ 1e-10·λ_1`): removed exactly from the trace so that the probes only see the rest.
-fn deflation(op: &Gram<'_>, count: usize) -> (Vec<f64>, Vec<Vec<f64>>) {
+fn deflation<B: Blocks>(op: &Gram<'_, B>, count: usize) -> (Vec<f64>, Vec<Vec<f64>>) {
     if count == 0 {
         return (Vec::new(), Vec::new());
     }
@@ -274,7 +255,12 @@ struct Probe {
 /// one block product with `W` (one pass over memory) for all of them. A probe stops when its
 /// quadrature moves by less than `1e-7` relative over two steps: far below the probe-to-probe
 /// spread that the intervals measure.
-fn probes(op: &Gram<'_>, zs: &[Vec<f64>], deflated: &[Vec<f64>], max_steps: usize) -> Vec<([f64; 4], usize)> {
+fn probes<B: Blocks>(
+    op: &Gram<'_, B>,
+    zs: &[Vec<f64>],
+    deflated: &[Vec<f64>],
+    max_steps: usize,
+) -> Vec<([f64; 4], usize)> {
     let cap = max_steps.min(op.k).max(1);
     let mut st: Vec<Probe> = zs
         .iter()
@@ -350,11 +336,15 @@ fn quadrature(alpha: &[f64], beta: &[f64], znorm2: f64) -> [f64; 4] {
 }
 
 /// The SLQ estimates for `w`.
-pub fn estimate(w: &Matrix, normalization: Normalization, options: &SlqOptions) -> Approx {
-    let (m, n) = (w.rows(), w.cols());
-    let tall = m >= n;
-    let k = m.min(n);
-    let op = Gram { wt: w.transposed_view(), tall, k };
+pub fn estimate(src: &impl Blocks, normalization: Normalization, options: &SlqOptions) -> Result<Approx, CoreError> {
+    let k = src.rows().min(src.cols());
+    // ‖W‖_F² = tr G, in a first pass that also rejects NaN/Inf
+    let mut trace_all = 0.0;
+    let mut buf = Vec::new();
+    for_gram_blocks(src, &mut buf, |v, _| {
+        trace_all += v.col_iter().flat_map(|c| c.iter()).map(|x| x * x).sum::<f64>()
+    })?;
+    let op = Gram { src, k, buf: RefCell::new(buf), failure: RefCell::new(None) };
     let (top, vectors) = deflation(&op, options.deflate.min(k.saturating_sub(1)));
     // the exact part of each trace, from the deflated eigenvalues
     let exact = top.iter().fold([0.0; 4], |mut acc, &l| {
@@ -365,7 +355,6 @@ pub fn estimate(w: &Matrix, normalization: Normalization, options: &SlqOptions) 
         acc[3] += l * l.ln();
         acc
     });
-    let trace_all: f64 = w.as_slice().iter().map(|x| x * x).sum();
     let trace = trace_all - exact[0];
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
     let probes = options.probes.max(4);
@@ -408,5 +397,8 @@ pub fn estimate(w: &Matrix, normalization: Normalization, options: &SlqOptions) 
         let se = var.sqrt();
         Estimate { value: full[c], stderr: se, low: full[c] - t * se, high: full[c] + t * se }
     };
-    Approx { entropy: est(0), kl_uniform: est(1), nuclear_norm: est(2), probes, steps, deflated: top.len() }
+    if let Some(e) = op.failure.into_inner() {
+        return Err(e);
+    }
+    Ok(Approx { entropy: est(0), kl_uniform: est(1), nuclear_norm: est(2), probes, steps, deflated: top.len() })
 }

@@ -30,7 +30,7 @@ fn nominal_95_percent_intervals_cover_the_exact_values() {
                 let w = with_spectrum(m, n, &s, 1000 + t);
                 let opts = MetricOptions { normalization, q: RenyiOrder::default() };
                 let exact = Metrics::compute(&Spectrum::of(&w).unwrap(), w.l12_norm(), &opts);
-                let a = estimate(&w, normalization, &SlqOptions { seed: t, ..Default::default() });
+                let a = estimate(&w, normalization, &SlqOptions { seed: t, ..Default::default() }).unwrap();
                 let want = [exact.entropy.unwrap(), exact.kl_uniform.unwrap(), exact.nuclear_norm.unwrap()];
                 for (c, (e, x)) in [a.entropy, a.kl_uniform, a.nuclear_norm].iter().zip(want).enumerate() {
                     if e.low <= x && x <= e.high {
