@@ -335,7 +335,7 @@ fn quadrature(alpha: &[f64], beta: &[f64], znorm2: f64) -> [f64; 4] {
     q
 }
 
-/// The SLQ estimates for `w`.
+/// The SLQ estimates for the matrix `src`, streamed block by block; NaN or Inf in it is an error.
 pub fn estimate(src: &impl Blocks, normalization: Normalization, options: &SlqOptions) -> Result<Approx, CoreError> {
     let k = src.rows().min(src.cols());
     // ‖W‖_F² = tr G, in a first pass that also rejects NaN/Inf
