@@ -3,8 +3,9 @@
 //!
 //! For `W ∈ R^{m×n}` with `k = min(m, n)` and `L = max(m, n)`, the `k × k` Gram matrix of the
 //! smaller side (`WᵀW` or `WWᵀ`) has the eigenvalues `λ_i = σ_i²`. Forming it is one GEMM
-//! (`L·k²` multiply-adds, lower triangle only), accumulated over blocks of the long side widened to
-//! f64 one at a time, so the widened copy of the whole matrix is never held. Its symmetric
+//! (`L·k²` multiply-adds, lower triangle only; [`crate::syrk`]'s kernel or `faer`'s), accumulated
+//! over blocks of the long side widened to f64 one at a time, so the widened copy of the whole
+//! matrix is never held. Its symmetric
 //! eigenvalues cost less than a bidiagonal SVD of `W`.
 //!
 //! The price is accuracy at the bottom of the spectrum: every computed `λ̂_i` carries an absolute
@@ -33,9 +34,11 @@ use std::ops::Range;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::linalg::solvers::Solve;
 use faer::linalg::triangular_solve;
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 
 use crate::metrics::{MetricOptions, Normalization};
+pub(crate) use crate::syrk::LongBlock;
+use crate::syrk::{syrk_lower, Packs};
 use crate::{CoreError, Matrix, Spectrum};
 
 /// Relative accuracy (by the estimate `τ`) every metric of the Gram route must keep; above it the
@@ -110,10 +113,11 @@ pub struct Outcome {
     pub reason: String,
 }
 
-/// Values of the long side per widened block: about 4 MB of f64 per block, and at least 256
-/// (GEMM efficiency).
+/// Values of the long side per widened block: about 4 MB of f64 per block, at least 256, and a
+/// multiple of the Gram kernel's inner slice (so that no slice of a block is short).
 fn block_len(short: usize, long: usize) -> usize {
-    (524_288 / short.max(1)).max(256).min(long.max(1))
+    let slice = crate::syrk::KC;
+    ((524_288 / short.max(1)).max(256) / slice * slice).min(long.max(1))
 }
 
 /// Widens one block and rejects NaN/Inf with the element's position in the whole matrix.
@@ -146,7 +150,7 @@ pub(crate) fn fill_checked(
 pub(crate) fn for_gram_blocks(
     src: &impl Blocks,
     buf: &mut Vec<f64>,
-    mut each: impl FnMut(MatRef<'_, f64>, Range<usize>),
+    mut each: impl FnMut(LongBlock<'_>, Range<usize>),
 ) -> Result<(), CoreError> {
     let (m, n) = (src.rows(), src.cols());
     let (k, long) = (m.min(n), m.max(n));
@@ -156,55 +160,104 @@ pub(crate) fn for_gram_blocks(
     while start < long {
         let end = (start + b).min(long);
         let len = end - start;
-        let block = &mut buf[..k * len];
-        let view = if m >= n {
-            // rows start..end, row-major len×n: as column-major it is the n×len block Bᵀ, and
+        let data = &mut buf[..k * len];
+        if m >= n {
+            // rows start..end, row-major len×n: column-major, it is the n×len block Bᵀ, and
             // WᵀW = Σ B Bᵀ over the blocks
-            fill_checked(src, start..end, 0..n, block)?;
-            MatRef::from_column_major_slice(block, n, len)
+            fill_checked(src, start..end, 0..n, data)?;
         } else {
-            // columns start..end, row-major m×len: as column-major it is len×m = Bᵀ for the m×len
-            // column block B, and WWᵀ = Σ B Bᵀ
-            fill_checked(src, 0..m, start..end, block)?;
-            MatRef::from_column_major_slice(block, len, m).transpose()
-        };
-        each(view, start..end);
+            // columns start..end, row-major m×len: the m×len column block B itself, and WWᵀ = Σ B Bᵀ
+            fill_checked(src, 0..m, start..end, data)?;
+        }
+        each(LongBlock { data, k, len, column_major: m >= n }, start..end);
         start = end;
     }
     Ok(())
 }
 
-/// The lower triangle of the `k × k` Gram matrix of the smaller side, and the squared column
-/// norms of `W`, in one pass over blocks of the long side.
+impl<'a> LongBlock<'a> {
+    /// The block as a `k × len` matrix view.
+    pub(crate) fn view(&self) -> MatRef<'a, f64> {
+        if self.column_major {
+            MatRef::from_column_major_slice(self.data, self.k, self.len)
+        } else {
+            MatRef::from_row_major_slice(self.data, self.k, self.len)
+        }
+    }
+}
+
+/// The lower triangle of the `k × k` Gram matrix of the smaller side (column-major; the upper
+/// triangle is zero), and the squared column norms of `W`, in one pass over blocks of the long
+/// side.
 pub(crate) fn gram(src: &impl Blocks) -> Result<(Mat<f64>, Vec<f64>), CoreError> {
+    gram_with(src, crate::syrk::preferred())
+}
+
+/// [`gram`] with this crate's kernel ([`crate::syrk`]) or `faer`'s triangular product.
+fn gram_with(src: &impl Blocks, own_kernel: bool) -> Result<(Mat<f64>, Vec<f64>), CoreError> {
     let (m, n) = (src.rows(), src.cols());
     let k = m.min(n);
-    let mut g = Mat::<f64>::zeros(k, k);
+    let mut g = vec![0.0; k * k];
     let mut col_sq = vec![0.0; n];
-    for_gram_blocks(src, &mut Vec::new(), |view, range| {
+    let mut packs = Packs::default();
+    for_gram_blocks(src, &mut Vec::new(), |v, range| {
         if m < n {
-            for (j, sq) in col_sq[range].iter_mut().enumerate() {
-                *sq = view.col(j).iter().map(|x| x * x).sum();
+            // row-major k×len: add each row's squares to its columns' sums
+            let sums = &mut col_sq[range];
+            for row in v.data.chunks_exact(v.len) {
+                sums.iter_mut().zip(row).for_each(|(sq, x)| *sq += x * x);
             }
         }
-        triangular::matmul(
-            g.as_mut(),
-            BlockStructure::TriangularLower,
-            Accum::Add,
-            view,
-            BlockStructure::Rectangular,
-            view.transpose(),
-            BlockStructure::Rectangular,
-            1.0,
-            Par::Seq,
-        );
+        if own_kernel {
+            syrk_lower(&mut g, v, &mut packs);
+        } else {
+            let view = v.view();
+            triangular::matmul(
+                MatMut::from_column_major_slice_mut(&mut g, k, k),
+                BlockStructure::TriangularLower,
+                Accum::Add,
+                view,
+                BlockStructure::Rectangular,
+                view.transpose(),
+                BlockStructure::Rectangular,
+                1.0,
+                Par::Seq,
+            );
+        }
     })?;
     if m >= n {
         for (j, sq) in col_sq.iter_mut().enumerate() {
-            *sq = g[(j, j)];
+            *sq = g[j * k + j];
         }
     }
-    Ok((g, col_sq))
+    Ok((MatRef::from_column_major_slice(&g, k, k).to_owned(), col_sq))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both kernels form the same Gram matrix (to rounding) and the same column norms, for tall
+    /// and wide matrices over several blocks.
+    #[test]
+    fn both_kernels_agree() {
+        for &(m, n) in &[(1500, 70), (70, 1500), (257, 257), (9, 3000)] {
+            let data = (0..m * n).map(|x| ((x * 7919 % 1009) as f64) / 500.0 - 1.0).collect();
+            let w = Matrix::from_row_major(data, m, n).unwrap();
+            let (g1, c1) = gram_with(&w, true).unwrap();
+            let (g2, c2) = gram_with(&w, false).unwrap();
+            let k = m.min(n);
+            let scale: f64 = (0..k).map(|i| g2[(i, i)]).sum();
+            for j in 0..k {
+                for i in 0..k {
+                    assert!((g1[(i, j)] - g2[(i, j)]).abs() <= 1e-14 * scale, "{m}×{n} ({i},{j})");
+                }
+            }
+            for (a, b) in c1.iter().zip(&c2) {
+                assert!((a - b).abs() <= 1e-14 * a.abs().max(1.0), "{m}×{n} column norms");
+            }
+        }
+    }
 }
 
 /// The eigenvalues of the Gram matrix of the smaller side, before any guard.

@@ -38,6 +38,7 @@ pub mod special;
 pub mod spectrum;
 pub mod stats;
 pub mod surgery;
+mod syrk;
 pub mod tridiagonal;
 
 pub use dtype::Dtype;

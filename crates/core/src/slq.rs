@@ -127,7 +127,8 @@ impl<B: Blocks> Gram<'_, B> {
         let xs = MatRef::from_column_major_slice(x, k, cols);
         let mut out = vec![0.0; k * cols];
         let mut tmp = Vec::new();
-        let pass = for_gram_blocks(self.src, &mut self.buf.borrow_mut(), |v, _| {
+        let pass = for_gram_blocks(self.src, &mut self.buf.borrow_mut(), |block, _| {
+            let v = block.view();
             tmp.resize(v.ncols() * cols, 0.0);
             let mut t = MatMut::from_column_major_slice_mut(&mut tmp, v.ncols(), cols);
             matmul(t.as_mut(), Accum::Replace, v.transpose(), xs, 1.0, Par::Seq);
@@ -341,9 +342,7 @@ pub fn estimate(src: &impl Blocks, normalization: Normalization, options: &SlqOp
     // ‖W‖_F² = tr G, in a first pass that also rejects NaN/Inf
     let mut trace_all = 0.0;
     let mut buf = Vec::new();
-    for_gram_blocks(src, &mut buf, |v, _| {
-        trace_all += v.col_iter().flat_map(|c| c.iter()).map(|x| x * x).sum::<f64>()
-    })?;
+    for_gram_blocks(src, &mut buf, |v, _| trace_all += v.data.iter().map(|x| x * x).sum::<f64>())?;
     let op = Gram { src, k, buf: RefCell::new(buf), failure: RefCell::new(None) };
     let (top, vectors) = deflation(&op, options.deflate.min(k.saturating_sub(1)));
     // the exact part of each trace, from the deflated eigenvalues
