@@ -186,15 +186,15 @@ impl<'a> LongBlock<'a> {
     }
 }
 
-/// The lower triangle of the `k × k` Gram matrix of the smaller side (column-major; the upper
-/// triangle is zero), and the squared column norms of `W`, in one pass over blocks of the long
-/// side.
-pub(crate) fn gram(src: &impl Blocks) -> Result<(Mat<f64>, Vec<f64>), CoreError> {
+/// The lower triangle of the `k × k` Gram matrix of the smaller side (column-major `k²` values;
+/// the upper triangle is zero), and the squared column norms of `W`, in one pass over blocks of
+/// the long side.
+pub(crate) fn gram(src: &impl Blocks) -> Result<(Vec<f64>, Vec<f64>), CoreError> {
     gram_with(src, crate::syrk::preferred())
 }
 
 /// [`gram`] with this crate's kernel ([`crate::syrk`]) or `faer`'s triangular product.
-fn gram_with(src: &impl Blocks, own_kernel: bool) -> Result<(Mat<f64>, Vec<f64>), CoreError> {
+fn gram_with(src: &impl Blocks, own_kernel: bool) -> Result<(Vec<f64>, Vec<f64>), CoreError> {
     let (m, n) = (src.rows(), src.cols());
     let k = m.min(n);
     let mut g = vec![0.0; k * k];
@@ -230,7 +230,7 @@ fn gram_with(src: &impl Blocks, own_kernel: bool) -> Result<(Mat<f64>, Vec<f64>)
             *sq = g[j * k + j];
         }
     }
-    Ok((MatRef::from_column_major_slice(&g, k, k).to_owned(), col_sq))
+    Ok((g, col_sq))
 }
 
 #[cfg(test)]
@@ -247,10 +247,10 @@ mod tests {
             let (g1, c1) = gram_with(&w, true).unwrap();
             let (g2, c2) = gram_with(&w, false).unwrap();
             let k = m.min(n);
-            let scale: f64 = (0..k).map(|i| g2[(i, i)]).sum();
+            let scale: f64 = (0..k).map(|i| g2[i * k + i]).sum();
             for j in 0..k {
                 for i in 0..k {
-                    assert!((g1[(i, j)] - g2[(i, j)]).abs() <= 1e-14 * scale, "{m}×{n} ({i},{j})");
+                    assert!((g1[j * k + i] - g2[j * k + i]).abs() <= 1e-14 * scale, "{m}×{n} ({i},{j})");
                 }
             }
             for (a, b) in c1.iter().zip(&c2) {
@@ -274,10 +274,10 @@ pub struct GramEigenvalues {
 /// Forms the Gram matrix of the smaller side block by block and computes its eigenvalues.
 pub fn gram_eigenvalues(src: &impl Blocks) -> Result<GramEigenvalues, CoreError> {
     let k = src.rows().min(src.cols());
-    let (g, col_sq) = gram(src)?;
+    let (mut g, col_sq) = gram(src)?;
     let l12_norm = col_sq.iter().map(|s| s.sqrt()).sum();
-    let trace: f64 = (0..k).map(|i| g[(i, i)]).sum();
-    let lambda = crate::tridiagonal::symmetric_eigenvalues(g.as_ref())?;
+    let trace: f64 = (0..k).map(|i| g[i * k + i]).sum();
+    let lambda = crate::tridiagonal::symmetric_eigenvalues_in_place(MatMut::from_column_major_slice_mut(&mut g, k, k))?;
     let frobenius_g = lambda.iter().map(|l| l * l).sum::<f64>().sqrt();
     let tau = f64::EPSILON * (2.0 * trace + (k as f64).sqrt() * frobenius_g);
     Ok(GramEigenvalues { lambda, tau, l12_norm })

@@ -285,13 +285,10 @@ fn bidiagonal_norm(alpha: &[f64], beta: &[f64]) -> f64 {
 /// the exact route; sequential).
 pub fn sum_sigma4(src: &impl Blocks) -> Result<f64, CoreError> {
     let (g, _) = crate::gram::gram(src)?;
-    let k = g.nrows();
+    let k = src.rows().min(src.cols());
     let mut s = 0.0;
-    for j in 0..k {
-        s += g[(j, j)] * g[(j, j)];
-        for i in j + 1..k {
-            s += 2.0 * g[(i, j)] * g[(i, j)];
-        }
+    for (j, col) in g.chunks_exact(k.max(1)).enumerate() {
+        s += col[j] * col[j] + 2.0 * col[j + 1..].iter().map(|x| x * x).sum::<f64>();
     }
     Ok(s)
 }

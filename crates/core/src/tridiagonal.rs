@@ -15,7 +15,8 @@
 
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::evd::tridiag;
-use faer::{Mat, MatRef, Par};
+use faer::reborrow::ReborrowMut;
+use faer::{Mat, MatMut, MatRef, Par};
 
 use crate::CoreError;
 
@@ -31,6 +32,15 @@ pub fn symmetric_eigenvalues(g: MatRef<'_, f64>) -> Result<Vec<f64>, CoreError> 
     }
     let mut a = Mat::<f64>::zeros(k, k);
     a.copy_from_triangular_lower(g);
+    symmetric_eigenvalues_in_place(a.as_mut())
+}
+
+/// [`symmetric_eigenvalues`] of the lower triangle of `a`, overwriting `a` (no copy of it).
+pub fn symmetric_eigenvalues_in_place(mut a: MatMut<'_, f64>) -> Result<Vec<f64>, CoreError> {
+    let k = a.nrows();
+    if k == 0 {
+        return Ok(Vec::new());
+    }
     let par = Par::Seq;
     let req = tridiag::tridiag_in_place_scratch::<f64>(k, par, Default::default());
     let mut mem = MemBuffer::try_new(req).map_err(|_| CoreError::OutOfMemory {
@@ -40,10 +50,10 @@ pub fn symmetric_eigenvalues(g: MatRef<'_, f64>) -> Result<Vec<f64>, CoreError> 
     })?;
     let bs = faer::linalg::qr::no_pivoting::factor::recommended_block_size::<f64>(k, k);
     let mut householder = Mat::<f64>::zeros(bs, k - 1);
-    tridiag::tridiag_in_place(a.as_mut(), householder.as_mut(), par, MemStack::new(&mut mem), Default::default());
+    tridiag::tridiag_in_place(a.rb_mut(), householder.as_mut(), par, MemStack::new(&mut mem), Default::default());
     let d: Vec<f64> = (0..k).map(|i| a[(i, i)]).collect();
     let e: Vec<f64> = (0..k - 1).map(|i| a[(i + 1, i)]).collect();
-    drop(a);
+    drop(mem);
     let mut values = tridiagonal_eigenvalues(&d, &e);
     values.reverse();
     Ok(values)
