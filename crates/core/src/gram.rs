@@ -5,8 +5,7 @@
 //! smaller side (`WᵀW` or `WWᵀ`) has the eigenvalues `λ_i = σ_i²`. Forming it is one GEMM
 //! (`L·k²` multiply-adds, lower triangle only; [`crate::syrk`]'s kernel or `faer`'s), accumulated
 //! over blocks of the long side widened to f64 one at a time, so the widened copy of the whole
-//! matrix is never held. Its symmetric
-//! eigenvalues cost less than a bidiagonal SVD of `W`.
+//! matrix is never held. Its symmetric eigenvalues cost less than a bidiagonal SVD of `W`.
 //!
 //! The price is accuracy at the bottom of the spectrum: every computed `λ̂_i` carries an absolute
 //! error of order `ε·λ_1`, so a singular value `σ_i` is only known to `≈ ε·(σ_1/σ_i)²` relative.
