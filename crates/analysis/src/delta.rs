@@ -3,10 +3,14 @@
 
 use std::sync::atomic::AtomicUsize;
 
-use svdiag_core::gram::{self, Blocks};
+use svdiag_core::linalg::gram;
+use svdiag_core::Blocks;
 use svdiag_core::{CoreError, Dtype};
 
-use crate::run::{collect, failed, in_parallel, measure, with_stored, Stored, StoredValues};
+use crate::measure::measure;
+use crate::record::failed;
+use crate::run::{collect, in_parallel};
+use crate::stored::{with_stored, Stored, StoredValues};
 use crate::{Analysis, AnalysisOptions, MatrixRecord, Plan, Progress, Task};
 
 /// The deltas, and what could not be paired.

@@ -20,7 +20,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::MatrixRecord;
+use crate::record::MatrixRecord;
 
 /// The configurable thresholds, with documented defaults.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]

@@ -16,17 +16,20 @@
 pub mod compare;
 pub mod delta;
 pub mod diagnose;
+mod measure;
+mod options;
 mod plan;
+mod record;
 mod run;
 pub mod runs;
 pub mod store;
+mod stored;
 pub mod surgery;
 pub mod trend;
 
 pub use diagnose::{DepthPoint, Diagnoses, Diagnosis, PruningCandidate, Thresholds};
 
+pub use options::{AnalysisOptions, ApproxMode, Method, QUICK_TOLERANCE};
 pub use plan::{matrix_shape, FileSummary, Gate, InputSummary, Plan, PlanError, Skipped, Task};
-pub use run::{
-    analyze, analyze_with_store, matrix_key, Analysis, AnalysisOptions, ApproxMode, Failed, MatrixRecord, Method,
-    NoProgress, Progress, QUICK_TOLERANCE,
-};
+pub use record::{matrix_key, Failed, MatrixRecord};
+pub use run::{analyze, analyze_with_store, Analysis, NoProgress, Progress};

@@ -7,11 +7,11 @@
 //! that produced them); the metrics are recomputed from them on every use, which costs
 //! microseconds and keeps the store valid when metrics are added.
 
-use svdiag_core::gram::Route;
+use svdiag_core::linalg::gram::Route;
 use svdiag_core::Dtype;
 
-use crate::run::{Stored, StoredValues};
-use crate::AnalysisOptions;
+use crate::options::AnalysisOptions;
+use crate::stored::{Stored, StoredValues};
 
 /// Version of the key derivation; change it whenever what the key covers changes.
 const KEY_SCHEME: &str = "svdiag spectrum key v1";

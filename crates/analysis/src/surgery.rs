@@ -132,7 +132,7 @@ pub fn ablate(input: &Path, options: &AblateOptions, out: &mut impl Write) -> Re
             let err = |source| SurgeryError::Matrix { name: t.name.clone(), source };
             let w = Matrix::from_le_bytes(&bytes, t.dtype, m, n).map_err(err)?;
             let (values, zeroed) = svdiag_core::surgery::zero_decile(&w, options.decile).map_err(err)?;
-            out.write_all(&t.dtype.narrow_le(&values).map_err(err)?)?;
+            out.write_all(&t.dtype.narrow_le(&values).map_err(|e| err(e.into()))?)?;
             report.ablated.push(Ablated { name: t.name.clone(), matrix_shape: [m, n], zeroed });
         } else {
             out.write_all(&bytes)?;

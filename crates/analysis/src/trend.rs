@@ -142,8 +142,8 @@ fn known_metric(name: &str) -> Result<String, String> {
     let all = svdiag_core::metrics::METRIC_FIELDS
         .iter()
         .chain(&svdiag_core::metrics::BASELINE_FIELDS)
-        .chain(&svdiag_core::mp::MP_FIELDS)
-        .chain(&svdiag_core::htsr::HTSR_FIELDS);
+        .chain(&svdiag_core::baselines::mp::MP_FIELDS)
+        .chain(&svdiag_core::baselines::htsr::HTSR_FIELDS);
     if all.clone().any(|f| *f == name) {
         Ok(name.to_string())
     } else {

@@ -88,7 +88,7 @@ fn nested_pytorch_checkpoint_with_views_and_shared_storage() {
     let check = |rec: &MatrixRecord, values: Vec<f64>, rows: usize, cols: usize| {
         // the same computation (the default guarded Gram route) on the expected matrix
         let m = Matrix::from_row_major(values, rows, cols).unwrap();
-        let out = svdiag_core::gram::spectrum(&m, &MetricOptions::default()).unwrap();
+        let out = svdiag_core::linalg::gram::spectrum(&m, &MetricOptions::default()).unwrap();
         assert_eq!(rec.matrix_shape, [rows, cols], "{}", rec.name);
         assert_eq!(
             rec.metrics,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 use svdiag_analysis::{analyze, AnalysisOptions, Method, NoProgress, Plan};
-use svdiag_core::htsr::HTSR_FIELDS;
+use svdiag_core::baselines::htsr::HTSR_FIELDS;
 
 fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/reference").join(name)

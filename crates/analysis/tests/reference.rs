@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 use svdiag_analysis::{analyze, AnalysisOptions, MatrixRecord, Method, NoProgress, Plan};
-use svdiag_core::gram::Route;
+use svdiag_core::linalg::gram::Route;
 use svdiag_core::metrics::METRIC_FIELDS;
 use svdiag_core::{MetricOptions, Normalization, RenyiOrder};
 
@@ -120,7 +120,7 @@ fn compare_with_numpy(method: Method) -> f64 {
                 let sv = rec.singular_values.as_ref().unwrap();
                 assert_eq!(sv.len(), sv_ref.len());
                 let tol = 64.0 * m.max(n) as f64 * f64::EPSILON * sv_ref[0].max(f64::MIN_POSITIVE);
-                // the Gram route's error scale for σ² (svdiag_core::gram): ε·(2·tr G + √k·‖G‖_F)
+                // the Gram route's error scale for σ² (svdiag_core::linalg::gram): ε·(2·tr G + √k·‖G‖_F)
                 let tr: f64 = sv_ref.iter().map(|s| s * s).sum();
                 let g_f = sv_ref.iter().map(|s| s.powi(4)).sum::<f64>().sqrt();
                 let tau = f64::EPSILON * (2.0 * tr + (m.min(n) as f64).sqrt() * g_f);

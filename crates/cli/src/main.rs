@@ -75,7 +75,7 @@ fn main() -> ExitCode {
 }
 
 fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
-    let format = output_format(args.format, args.output.as_deref());
+    let format = output::output_format(args.format, args.output.as_deref());
     let filter = args.filter.as_deref().map(regex::Regex::new).transpose().context("invalid --filter pattern")?;
     let read = ReadOptions { allow_globals: args.allow_global.clone() };
     let mut plan = Plan::with_options(&args.paths, filter.as_ref(), &read)?;
@@ -92,14 +92,14 @@ fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         approx: args.approx.as_deref().map(|when| {
             let mode =
                 if when == "always" { svdiag_analysis::ApproxMode::Always } else { svdiag_analysis::ApproxMode::Auto };
-            let o = svdiag_core::slq::SlqOptions {
+            let o = svdiag_core::linalg::slq::SlqOptions {
                 probes: args.approx_probes,
                 seed: args.approx_seed,
                 ..Default::default()
             };
             (mode, o)
         }),
-        farms: args.farms.then_some(svdiag_core::farms::FarmsParams {
+        farms: args.farms.then_some(svdiag_core::baselines::farms::FarmsParams {
             window: args.farms_window,
             ratio: args.farms_ratio,
             overlap: args.farms_overlap,
@@ -137,7 +137,7 @@ fn run_inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
     let filter = args.filter.as_deref().map(regex::Regex::new).transpose().context("invalid --filter pattern")?;
     let read = ReadOptions { allow_globals: args.allow_global };
     let plan = Plan::with_options(&args.paths, filter.as_ref(), &read)?;
-    let text = if table_or_json(args.format, "inspect")? {
+    let text = if output::table_or_json(args.format, "inspect")? {
         svdiag_report::inspect::render_table(&plan)
     } else {
         svdiag_report::inspect::render_json(&plan)
@@ -209,7 +209,7 @@ fn run_repr(args: ReprArgs) -> anyhow::Result<ExitCode> {
     .map_err(|e| anyhow::anyhow!("{path}: {}: {e}", info.name))?;
     let r = svdiag_core::representation::Representation::of(&z, args.alpha.get(), args.top_k)
         .map_err(|e| anyhow::anyhow!("{path}: {}: {e}", info.name))?;
-    let text = if table_or_json(args.format, "repr")? {
+    let text = if output::table_or_json(args.format, "repr")? {
         svdiag_report::representation::render_table(&path, &info.name, &r)
     } else {
         svdiag_report::representation::render_json(&path, &info.name, &r)
@@ -228,37 +228,13 @@ fn run_theory(args: TheoryArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let theory = svdiag_report::theory::Theory::compute(args.n, args.q, args.samples, args.seed);
-    let text = if table_or_json(args.format, "theory")? {
+    let text = if output::table_or_json(args.format, "theory")? {
         svdiag_report::theory::render_table(&theory)
     } else {
         svdiag_report::theory::render_json(&theory)
     };
     output::write_stdout(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The format asked for, else the one `-o`'s extension names (.json, .csv; a table otherwise),
-/// else a table on a terminal and JSON in a pipe.
-fn output_format(format: Option<Format>, output: Option<&std::path::Path>) -> Format {
-    format.unwrap_or_else(|| match output {
-        Some(path) => match path.extension().and_then(|e| e.to_str()) {
-            Some("json") => Format::Json,
-            Some("csv") => Format::Csv,
-            _ => Format::Table,
-        },
-        None if std::io::stdout().is_terminal() => Format::Table,
-        None => Format::Json,
-    })
-}
-
-/// For the commands that write a table or JSON: true for a table (the default on a terminal).
-fn table_or_json(format: Option<Format>, command: &str) -> anyhow::Result<bool> {
-    Ok(match format {
-        Some(Format::Table) => true,
-        Some(Format::Json) => false,
-        Some(Format::Csv) => anyhow::bail!("{command} writes table or json, not csv"),
-        None => std::io::stdout().is_terminal(),
-    })
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

@@ -1,9 +1,10 @@
 //! Writing the report: stdout, or a file replaced atomically.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use anyhow::Context;
+use svdiag_report::Format;
 
 /// Writes `bytes` to `path` through a temporary file in the same directory, renamed into place
 /// only when complete: a reader never sees a partial report, and a failure leaves no file behind.
@@ -48,4 +49,28 @@ pub fn emit(path: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
         Some(path) => write_atomically(path, bytes),
         None => write_stdout(bytes),
     }
+}
+
+/// The format asked for, else the one `-o`'s extension names (.json, .csv; a table otherwise),
+/// else a table on a terminal and JSON in a pipe.
+pub fn output_format(format: Option<Format>, output: Option<&std::path::Path>) -> Format {
+    format.unwrap_or_else(|| match output {
+        Some(path) => match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => Format::Json,
+            Some("csv") => Format::Csv,
+            _ => Format::Table,
+        },
+        None if std::io::stdout().is_terminal() => Format::Table,
+        None => Format::Json,
+    })
+}
+
+/// For the commands that write a table or JSON: true for a table (the default on a terminal).
+pub fn table_or_json(format: Option<Format>, command: &str) -> anyhow::Result<bool> {
+    Ok(match format {
+        Some(Format::Table) => true,
+        Some(Format::Json) => false,
+        Some(Format::Csv) => anyhow::bail!("{command} writes table or json, not csv"),
+        None => std::io::stdout().is_terminal(),
+    })
 }

@@ -19,7 +19,8 @@ use svdiag_report::Format;
 use svdiag_store::Store;
 
 use crate::args::{AlertArgs, CompareArgs, DeltaArgs, RunSettings, TrendArgs, WatchArgs};
-use crate::{output, output_format, progress};
+use crate::output::output_format;
+use crate::{output, progress};
 
 /// Exit code when alerts fired.
 pub const ALERT_EXIT: u8 = 3;

@@ -6,8 +6,9 @@
 use faer::Mat;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
-use svdiag_core::metrics::MetricOptions;
-use svdiag_core::{gram, tridiagonal, Matrix};
+use svdiag_core::entropy::MetricOptions;
+use svdiag_core::linalg::{gram, tridiagonal};
+use svdiag_core::Matrix;
 
 fn main() {
     divan::main();
@@ -60,12 +61,12 @@ fn bisection(bencher: divan::Bencher, k: usize) {
 #[divan::bench(args = [(768, 768), (1024, 1024)], sample_count = 5)]
 fn direct_svd(bencher: divan::Bencher, shape: (usize, usize)) {
     let w = random(shape.0, shape.1, 1);
-    bencher.bench_local(|| svdiag_core::spectrum::singular_values(w.transposed_view()).unwrap());
+    bencher.bench_local(|| svdiag_core::linalg::spectrum::singular_values(w.transposed_view()).unwrap());
 }
 
 /// `--quick`'s Lanczos spectral norm (its passes stream the matrix).
 #[divan::bench(args = SHAPES, sample_count = 5)]
 fn quick_spectral_norm(bencher: divan::Bencher, shape: (usize, usize)) {
     let w = random(shape.0, shape.1, 1);
-    bencher.bench_local(|| svdiag_core::quick::spectral_norm(&w, 1e-10).unwrap());
+    bencher.bench_local(|| svdiag_core::linalg::quick::spectral_norm(&w, 1e-10).unwrap());
 }

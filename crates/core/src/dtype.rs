@@ -2,6 +2,12 @@
 
 use std::fmt;
 
+/// A dtype that holds no real numbers (integers, booleans) has nothing to widen to f64
+/// ([`crate::CoreError::NotFloat`] once it reaches the core's error type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("dtype {0} is not a floating-point type")]
+pub struct NotFloat(pub Dtype);
+
 /// A storage dtype as checkpoints name it (safetensors spelling).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -50,8 +56,8 @@ impl Dtype {
 
     /// Widens little-endian elements of this dtype into `out` (exactly: every value of these
     /// dtypes is representable in f64). `bytes.len()` must be `out.len() * size`.
-    pub fn widen_le(self, bytes: &[u8], out: &mut [f64]) -> Result<(), crate::CoreError> {
-        let size = self.size().ok_or(crate::CoreError::NotFloat(self))?;
+    pub fn widen_le(self, bytes: &[u8], out: &mut [f64]) -> Result<(), NotFloat> {
+        let size = self.size().ok_or(NotFloat(self))?;
         debug_assert_eq!(bytes.len(), out.len() * size);
         // compiled for the CPU's vector extensions and chosen at run time (the widening runs once
         // per pass over a stored matrix)
@@ -118,8 +124,8 @@ impl serde::Serialize for Dtype {
 impl Dtype {
     /// Rounds f64 values to this dtype (to nearest, ties to even) and writes them little-endian:
     /// the inverse of [`Dtype::widen_le`] for values it produced.
-    pub fn narrow_le(self, values: &[f64]) -> Result<Vec<u8>, crate::CoreError> {
-        let size = self.size().ok_or(crate::CoreError::NotFloat(self))?;
+    pub fn narrow_le(self, values: &[f64]) -> Result<Vec<u8>, NotFloat> {
+        let size = self.size().ok_or(NotFloat(self))?;
         let mut out = Vec::with_capacity(values.len() * size);
         for &v in values {
             match self {

@@ -52,3 +52,9 @@ pub enum CoreError {
         cols: usize,
     },
 }
+
+impl From<crate::dtype::NotFloat> for CoreError {
+    fn from(e: crate::dtype::NotFloat) -> Self {
+        CoreError::NotFloat(e.0)
+    }
+}

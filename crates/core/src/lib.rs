@@ -21,32 +21,26 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod baselines;
 pub mod dtype;
+pub mod entropy;
 pub mod error;
-pub mod farms;
-pub mod gram;
-pub mod htsr;
+pub mod linalg;
 pub mod matrix;
 pub mod metrics;
-pub mod mp;
 pub mod naming;
-pub mod quick;
 pub mod representation;
-pub mod simplex;
-pub mod slq;
 pub mod special;
-pub mod spectrum;
 pub mod stats;
 pub mod surgery;
-mod syrk;
-pub mod tridiagonal;
 
 pub use dtype::Dtype;
+pub use entropy::{MetricOptions, Normalization, RenyiOrder};
 pub use error::CoreError;
-pub use matrix::Matrix;
-pub use metrics::{MetricOptions, Metrics, Normalization, RenyiOrder, Undefined};
+pub use linalg::spectrum::Spectrum;
+pub use matrix::{Blocks, Matrix};
+pub use metrics::{Metrics, Undefined};
 pub use naming::{Role, TensorIdentity};
-pub use spectrum::Spectrum;
 
 /// The number of elements of a tensor of this shape: 0 when any dimension is 0 (whatever the
 /// others), `None` when the product overflows. The one definition every reader uses.

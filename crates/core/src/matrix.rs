@@ -1,5 +1,7 @@
 //! A weight matrix widened to f64.
 
+use std::ops::Range;
+
 use faer::MatRef;
 
 use crate::{CoreError, Dtype};
@@ -87,4 +89,55 @@ impl Matrix {
         }
         sq.iter().map(|s| s.sqrt()).sum()
     }
+}
+
+/// A row-major `rows × cols` matrix that can be widened to f64 a block at a time.
+pub trait Blocks {
+    /// Rows `m`.
+    fn rows(&self) -> usize;
+    /// Columns `n`.
+    fn cols(&self) -> usize;
+    /// Writes the block `W[rows, cols]` into `out`, row-major (`out.len()` is the block's size).
+    fn fill(&self, rows: Range<usize>, cols: Range<usize>, out: &mut [f64]) -> Result<(), CoreError>;
+}
+
+/// A whole [`Matrix`] is a [`Blocks`] source (tests, and callers that already hold f64 values).
+impl Blocks for Matrix {
+    fn rows(&self) -> usize {
+        Matrix::rows(self)
+    }
+    fn cols(&self) -> usize {
+        Matrix::cols(self)
+    }
+    fn fill(&self, rows: Range<usize>, cols: Range<usize>, out: &mut [f64]) -> Result<(), CoreError> {
+        let n = Matrix::cols(self);
+        let w = cols.len();
+        for (i, r) in rows.enumerate() {
+            out[i * w..(i + 1) * w].copy_from_slice(&self.as_slice()[r * n + cols.start..r * n + cols.end]);
+        }
+        Ok(())
+    }
+}
+
+/// Widens one block and rejects NaN/Inf with the element's position in the whole matrix.
+pub(crate) fn fill_checked(
+    src: &impl Blocks,
+    rows: Range<usize>,
+    cols: Range<usize>,
+    out: &mut [f64],
+) -> Result<(), CoreError> {
+    src.fill(rows.clone(), cols.clone(), out)?;
+    if let Some(k) = out.iter().position(|v| !v.is_finite()) {
+        let v = out[k];
+        let w = cols.len();
+        let value = if v.is_nan() {
+            "NaN"
+        } else if v > 0.0 {
+            "inf"
+        } else {
+            "-inf"
+        };
+        return Err(CoreError::NonFinite { row: rows.start + k / w, col: cols.start + k % w, value: value.into() });
+    }
+    Ok(())
 }

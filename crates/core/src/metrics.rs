@@ -3,107 +3,8 @@
 //! Everything here is a pure function of the singular values (plus `l12_norm`, which is a function
 //! of the columns and is passed in). Natural logarithms; `0·log 0 = 0`; no epsilon guards.
 
-use std::fmt;
-use std::str::FromStr;
-
+use crate::entropy::{distribution, renyi, shannon, MetricOptions, Normalization};
 use crate::{CoreError, Spectrum};
-
-/// How singular values become a probability distribution `p`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Normalization {
-    /// `p_i = σ_i / Σ_j σ_j` (the reference manual's choice; default).
-    #[default]
-    Sigma,
-    /// `p_i = σ_i² / Σ_j σ_j²`.
-    Energy,
-}
-
-impl FromStr for Normalization {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "sigma" => Ok(Self::Sigma),
-            "energy" => Ok(Self::Energy),
-            _ => Err(format!("unknown normalization '{s}' (expected 'sigma' or 'energy')")),
-        }
-    }
-}
-
-impl fmt::Display for Normalization {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Sigma => "sigma",
-            Self::Energy => "energy",
-        })
-    }
-}
-
-/// The order `q ≥ 0` of the Rényi entropy; `q = ∞` allowed (`inf`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RenyiOrder(f64);
-
-impl RenyiOrder {
-    /// Validates `q`: non-negative, not NaN; `f64::INFINITY` is the min-entropy.
-    pub fn new(q: f64) -> Result<Self, String> {
-        if q.is_nan() || q < 0.0 {
-            return Err(format!("Rényi order q must be ≥ 0 or 'inf', got {q}"));
-        }
-        Ok(Self(q))
-    }
-
-    /// The value of `q`.
-    pub fn get(self) -> f64 {
-        self.0
-    }
-}
-
-impl Default for RenyiOrder {
-    fn default() -> Self {
-        Self(2.0)
-    }
-}
-
-impl FromStr for RenyiOrder {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let t = s.trim();
-        let q = match t.to_ascii_lowercase().as_str() {
-            "inf" | "infinity" | "∞" => f64::INFINITY,
-            _ => t.parse::<f64>().map_err(|_| format!("'{s}' is not a number or 'inf'"))?,
-        };
-        Self::new(q)
-    }
-}
-
-impl fmt::Display for RenyiOrder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_infinite() {
-            f.write_str("inf")
-        } else {
-            write!(f, "{}", self.0)
-        }
-    }
-}
-
-impl serde::Serialize for RenyiOrder {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if self.0.is_finite() {
-            s.serialize_f64(self.0)
-        } else {
-            s.serialize_str("inf")
-        }
-    }
-}
-
-/// Settings that change the values of the entropy-type metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
-pub struct MetricOptions {
-    /// Which distribution the entropies are taken of.
-    pub normalization: Normalization,
-    /// Order of `renyi_entropy`.
-    pub q: RenyiOrder,
-}
 
 /// A metric that has no finite value for this matrix, and why.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -178,16 +79,16 @@ pub struct Metrics {
     pub renyi_entropy_typical: Option<f64>,
     /// `(H_q − E[H_q]) / sd[H_q]` with the document's variance approximation.
     pub renyi_entropy_zscore: Option<f64>,
-    /// The heavy-tail (HTSR) metrics of SCIENCE.md §5 ([`crate::htsr`]).
-    pub htsr: Option<crate::htsr::Htsr>,
-    /// The random-matrix baseline of SCIENCE.md §4 ([`crate::mp`]).
-    pub mp: Option<crate::mp::MpBaseline>,
+    /// The heavy-tail (HTSR) metrics of SCIENCE.md §5 ([`crate::baselines::htsr`]).
+    pub htsr: Option<crate::baselines::htsr::Htsr>,
+    /// The random-matrix baseline of SCIENCE.md §4 ([`crate::baselines::mp`]).
+    pub mp: Option<crate::baselines::mp::MpBaseline>,
     /// `kl_uniform − random_baseline_kl`.
     pub kl_excess: Option<f64>,
     /// The polar factor's metrics, when asked for (`--polar`; set by the caller).
     pub polar: Option<crate::surgery::Polar>,
-    /// The FARMS fit, when asked for ([`crate::farms`]; set by the caller, which holds the matrix).
-    pub farms: Option<crate::farms::Farms>,
+    /// The FARMS fit, when asked for ([`crate::baselines::farms`]; set by the caller, which holds the matrix).
+    pub farms: Option<crate::baselines::farms::Farms>,
     /// Remarks on defined values (e.g. why `outliers_below` is 0 for a square matrix).
     pub notes: Vec<Undefined>,
     /// Reasons for every metric without a finite value.
@@ -254,8 +155,8 @@ impl Metrics {
             (None, None)
         };
 
-        let (h_mean, h_var) = crate::simplex::shannon_moments(r);
-        let (hq_mean, hq_var) = crate::simplex::renyi_approx(r, options.q.get());
+        let (h_mean, h_var) = crate::baselines::simplex::shannon_moments(r);
+        let (hq_mean, hq_var) = crate::baselines::simplex::renyi_approx(r, options.q.get());
         let zscore =
             |value: Option<f64>, mean: f64, var: Option<f64>, field: &'static str, undefined: &mut Vec<Undefined>| {
                 let value = value?;
@@ -281,18 +182,18 @@ impl Metrics {
         let has_r = r > 0;
         let mut notes = Vec::new();
         let mp = if p.is_none() {
-            undefined.extend(Undefined::all(&crate::mp::MP_FIELDS, ZERO_MATRIX));
+            undefined.extend(Undefined::all(&crate::baselines::mp::MP_FIELDS, ZERO_MATRIX));
             None
         } else {
-            match crate::mp::MpBaseline::fit(s, spectrum.rows(), spectrum.cols(), options.normalization) {
+            match crate::baselines::mp::MpBaseline::fit(s, spectrum.rows(), spectrum.cols(), options.normalization) {
                 Ok(b) => {
                     if spectrum.rows() == spectrum.cols() {
-                        notes.push(Undefined { field: "outliers_below", reason: crate::mp::SQUARE_NOTE });
+                        notes.push(Undefined { field: "outliers_below", reason: crate::baselines::mp::SQUARE_NOTE });
                     }
                     Some(b)
                 }
                 Err(reason) => {
-                    undefined.extend(Undefined::all(&crate::mp::MP_FIELDS, reason));
+                    undefined.extend(Undefined::all(&crate::baselines::mp::MP_FIELDS, reason));
                     None
                 }
             }
@@ -301,10 +202,10 @@ impl Metrics {
             (Some(kl), Some(b)) => Some(kl - b.random_baseline_kl),
             _ => None,
         };
-        let htsr = match crate::htsr::Htsr::from_singular_values(s) {
+        let htsr = match crate::baselines::htsr::Htsr::from_singular_values(s) {
             Ok(h) => Some(h),
             Err(reason) => {
-                undefined.extend(Undefined::all(&crate::htsr::HTSR_FIELDS, reason));
+                undefined.extend(Undefined::all(&crate::baselines::htsr::HTSR_FIELDS, reason));
                 None
             }
         };
@@ -335,15 +236,15 @@ impl Metrics {
         }
     }
 
-    /// The `--quick` metrics (see [`crate::quick`]): exact `frobenius_norm` and `l12_norm`,
+    /// The `--quick` metrics (see [`crate::linalg::quick`]): exact `frobenius_norm` and `l12_norm`,
     /// `spectral_norm` to a relative `tol` by Lanczos, `stable_rank` from both, and
     /// `renyi_entropy` exactly when the settings ask for the `energy` Rényi-2 entropy. Every other
     /// field is `None` with the reason "not computed by --quick". Reads `src` in passes of a few
     /// rows (no f64 copy); NaN or Inf in it is an error.
-    pub fn quick(src: &impl crate::gram::Blocks, options: &MetricOptions, tol: f64) -> Result<Self, CoreError> {
+    pub fn quick(src: &impl crate::matrix::Blocks, options: &MetricOptions, tol: f64) -> Result<Self, CoreError> {
         const NOT_QUICK: &str = "not computed by --quick (it needs the full spectrum)";
-        let (sum2, l12_norm) = crate::quick::entry_norms(src)?;
-        let sigma_max = crate::quick::spectral_norm(src, tol)?;
+        let (sum2, l12_norm) = crate::linalg::quick::entry_norms(src)?;
+        let sigma_max = crate::linalg::quick::spectral_norm(src, tol)?;
         let mut undefined = Vec::new();
         let energy_renyi2 = options.normalization == Normalization::Energy && options.q.get() == 2.0;
         let renyi_entropy = if !energy_renyi2 {
@@ -353,7 +254,7 @@ impl Metrics {
             });
             None
         } else if sum2 > 0.0 {
-            Some(-(crate::quick::sum_sigma4(src)? / (sum2 * sum2)).ln())
+            Some(-(crate::linalg::quick::sum_sigma4(src)? / (sum2 * sum2)).ln())
         } else {
             undefined.push(Undefined { field: "renyi_entropy", reason: ZERO_MATRIX });
             None
@@ -365,8 +266,10 @@ impl Metrics {
             None
         };
         let fields = METRIC_FIELDS.iter().chain(BASELINE_FIELDS.iter());
-        for field in fields.chain(crate::mp::MP_FIELDS.iter()).chain(crate::htsr::HTSR_FIELDS.iter()) {
-            if !crate::quick::QUICK_FIELDS.contains(field) {
+        for field in
+            fields.chain(crate::baselines::mp::MP_FIELDS.iter()).chain(crate::baselines::htsr::HTSR_FIELDS.iter())
+        {
+            if !crate::linalg::quick::QUICK_FIELDS.contains(field) {
                 undefined.push(Undefined { field, reason: NOT_QUICK });
             }
         }
@@ -398,8 +301,8 @@ impl Metrics {
     }
 
     /// Replaces the entropy-type fields and `nuclear_norm` of a `--quick` result with SLQ
-    /// estimates ([`crate::slq`]), and drops their "not computed" reasons.
-    pub fn with_approx(mut self, a: &crate::slq::Approx, r: usize) -> Self {
+    /// estimates ([`crate::linalg::slq`]), and drops their "not computed" reasons.
+    pub fn with_approx(mut self, a: &crate::linalg::slq::Approx, r: usize) -> Self {
         let h = a.entropy.value;
         self.entropy = Some(h);
         self.kl_uniform = Some(a.kl_uniform.value);
@@ -447,37 +350,5 @@ impl Metrics {
             "random_baseline_kl" => self.mp.map(|b| b.random_baseline_kl),
             _ => self.htsr.and_then(|h| h.get(field)),
         }
-    }
-}
-
-/// `p` under the normalization, or `None` when every singular value is 0.
-fn distribution(s: &[f64], normalization: Normalization) -> Option<Vec<f64>> {
-    let w: Vec<f64> = match normalization {
-        Normalization::Sigma => s.to_vec(),
-        Normalization::Energy => s.iter().map(|v| v * v).collect(),
-    };
-    let total: f64 = w.iter().sum();
-    if total > 0.0 {
-        Some(w.into_iter().map(|v| v / total).collect())
-    } else {
-        None
-    }
-}
-
-/// Shannon entropy with `0·log 0 = 0`.
-pub fn shannon(p: &[f64]) -> f64 {
-    -p.iter().filter(|&&x| x > 0.0).map(|&x| x * x.ln()).sum::<f64>()
-}
-
-/// Rényi entropy of order `q` (`q = 0`, `1` and `∞` by their limits).
-pub fn renyi(p: &[f64], q: f64) -> f64 {
-    if q == 1.0 {
-        shannon(p)
-    } else if q == 0.0 {
-        (p.iter().filter(|&&x| x > 0.0).count() as f64).ln()
-    } else if q.is_infinite() {
-        -p.iter().copied().fold(0.0, f64::max).ln()
-    } else {
-        p.iter().filter(|&&x| x > 0.0).map(|&x| x.powf(q)).sum::<f64>().ln() / (1.0 - q)
     }
 }

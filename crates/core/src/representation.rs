@@ -2,7 +2,7 @@
 //! `d` (activations, embeddings), not weights.
 //!
 //! `K = ZZᵀ` and `ZᵀZ` share their non-zero eigenvalues, so everything is computed from the Gram
-//! matrix of the smaller side (the guarded-free eigenvalues of [`crate::gram::gram_eigenvalues`];
+//! matrix of the smaller side (the guarded-free eigenvalues of [`crate::linalg::gram::gram_eigenvalues`];
 //! negative rounding residue is clamped to 0). With `λ_i` the eigenvalues of `ρ = K / tr K`:
 //! - `von_neumann_entropy = −Σ λ_i log λ_i`;
 //! - `matrix_renyi_entropy = log(Σ λ_i^α)/(1−α)` (`α = 1`: von Neumann; `α = ∞`: `−log λ_max`);
@@ -13,8 +13,8 @@
 //! - `truncated_entropy = −Σ_{i ≤ k} λ_i log λ_i` over the `k` largest eigenvalues of `ρ`, not
 //!   renormalized (the top-`k` share of the von Neumann entropy, UNComp's truncated matrix entropy).
 
-use crate::gram::gram_eigenvalues;
-use crate::metrics::{renyi, shannon};
+use crate::entropy::{renyi, shannon};
+use crate::linalg::gram::gram_eigenvalues;
 use crate::Matrix;
 
 /// The canonical field names, in order.

@@ -77,7 +77,7 @@ impl Polar {
         let sum: f64 = s.iter().sum();
         let sum2: f64 = s.iter().map(|x| x * x).sum();
         Ok(Self {
-            kl_uniform: (r as f64).ln() - crate::metrics::shannon(&prob),
+            kl_uniform: (r as f64).ln() - crate::entropy::shannon(&prob),
             stable_rank: sp.iter().map(|v| v * v).sum::<f64>() / (sp[0] * sp[0]),
             condition_number: sp[0] / sp[r - 1],
             distance: (1.0 - sum * sum / (r as f64 * sum2)).max(0.0).sqrt(),

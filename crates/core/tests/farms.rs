@@ -5,8 +5,8 @@
 mod common;
 
 use common::*;
-use svdiag_core::farms::{Farms, FarmsParams};
-use svdiag_core::htsr::Htsr;
+use svdiag_core::baselines::farms::{Farms, FarmsParams};
+use svdiag_core::baselines::htsr::Htsr;
 use svdiag_core::{Matrix, Spectrum};
 
 /// Student t with `nu` degrees of freedom: `z/√(χ²_ν/ν)`, the chi-square drawn as `2·Γ(ν/2)` by

@@ -5,7 +5,8 @@ mod common;
 use std::ops::Range;
 
 use common::*;
-use svdiag_core::gram::{spectrum, Blocks, Route};
+use svdiag_core::linalg::gram::{spectrum, Route};
+use svdiag_core::Blocks;
 use svdiag_core::{CoreError, Matrix, MetricOptions, Spectrum};
 
 #[test]
@@ -108,7 +109,7 @@ fn tau_covers_the_observed_eigenvalue_errors_with_room() {
     for kind in FAMILIES {
         for (i, &(m, n)) in SHAPES.iter().enumerate() {
             let w = family(kind, m, n, 100 + i as u64);
-            let g = svdiag_core::gram::gram_eigenvalues(&w).unwrap();
+            let g = svdiag_core::linalg::gram::gram_eigenvalues(&w).unwrap();
             let svd = Spectrum::of(&w).unwrap();
             let worst = g.lambda.iter().zip(svd.values()).map(|(l, s)| (l - s * s).abs()).fold(0.0, f64::max);
             // the direct SVD's own error in σ² is 2σ·δσ ≲ 2·σ_1·(k·ε·σ_1): part of the comparison

@@ -8,9 +8,9 @@
 mod common;
 
 use common::*;
-use svdiag_core::htsr::HTSR_FIELDS;
-use svdiag_core::metrics::{renyi, shannon};
-use svdiag_core::mp::MP_FIELDS;
+use svdiag_core::baselines::htsr::HTSR_FIELDS;
+use svdiag_core::baselines::mp::MP_FIELDS;
+use svdiag_core::entropy::{renyi, shannon};
 use svdiag_core::{MetricOptions, Metrics, Normalization, RenyiOrder, Spectrum};
 
 /// Independent expectations from `s` itself, written in a different algebraic form from the library.
@@ -82,10 +82,10 @@ fn check(m: usize, n: usize, s: &[f64], seed: u64) {
         assert_eq!(h.num_tail, tail, "{m}×{n} num_tail");
     }
     // the random-simplex baseline: the exact moments for r, and the z-score derived from them
-    let (mean, var) = svdiag_core::simplex::shannon_moments(s.len());
+    let (mean, var) = svdiag_core::baselines::simplex::shannon_moments(s.len());
     assert_eq!(metrics.entropy_typical, Some(mean));
     close("entropy_zscore", metrics.entropy_zscore.unwrap(), (e.entropy - mean) / var.sqrt());
-    let (qmean, qvar) = svdiag_core::simplex::renyi_approx(s.len(), 2.0);
+    let (qmean, qvar) = svdiag_core::baselines::simplex::renyi_approx(s.len(), 2.0);
     assert_eq!(metrics.renyi_entropy_typical, Some(qmean));
     close("renyi_entropy_zscore", metrics.renyi_entropy_zscore.unwrap(), (e.renyi2 - qmean) / qvar.unwrap().sqrt());
 }
@@ -122,7 +122,7 @@ fn flat_spectrum_is_maximal_entropy() {
     assert!((m.normalized_entropy.unwrap() - 1.0).abs() < 1e-13);
     assert!((m.effective_rank.unwrap() - 30.0).abs() < 1e-11);
     // a flat spectrum is far above where a random distribution's entropy lies
-    let (mean, var) = svdiag_core::simplex::shannon_moments(30);
+    let (mean, var) = svdiag_core::baselines::simplex::shannon_moments(30);
     assert_eq!(m.entropy_typical, Some(mean));
     assert!(rel(m.entropy_zscore.unwrap(), (30f64.ln() - mean) / var.sqrt()) < 1e-10);
     assert!(m.entropy_zscore.unwrap() > 2.0);
@@ -241,11 +241,11 @@ fn lanczos_spectral_norm_on_known_spectra() {
     ];
     for (m, n, s) in cases {
         let w = with_spectrum(m, n, &s, 21);
-        let got = svdiag_core::quick::spectral_norm(&w, 1e-13).unwrap();
+        let got = svdiag_core::linalg::quick::spectral_norm(&w, 1e-13).unwrap();
         assert!(rel(got, s[0]) < 1e-12, "{m}×{n}: {got} vs {}", s[0]);
         // Σσ⁴ from the Gram matrix
         let s4: f64 = s.iter().map(|x| x.powi(4)).sum();
-        assert!(rel(svdiag_core::quick::sum_sigma4(&w).unwrap(), s4) < 1e-12, "{m}×{n} Σσ⁴");
+        assert!(rel(svdiag_core::linalg::quick::sum_sigma4(&w).unwrap(), s4) < 1e-12, "{m}×{n} Σσ⁴");
     }
 }
 

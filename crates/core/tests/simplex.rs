@@ -2,7 +2,7 @@
 //! versions recorded there) and against Monte Carlo.
 
 use serde_json::Value;
-use svdiag_core::simplex::{monte_carlo, renyi_approx, shannon_moments};
+use svdiag_core::baselines::simplex::{monte_carlo, renyi_approx, shannon_moments};
 use svdiag_core::special::{digamma, ln_gamma, trigamma};
 
 fn reference() -> Value {

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use svdiag_core::slq::{estimate, SlqOptions};
+use svdiag_core::linalg::slq::{estimate, SlqOptions};
 use svdiag_core::{MetricOptions, Metrics, Normalization, RenyiOrder, Spectrum};
 
 fn spectrum(kind: &str, r: usize, rng: &mut Rng) -> Vec<f64> {

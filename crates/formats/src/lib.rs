@@ -20,59 +20,12 @@ pub mod onnx;
 mod pickle;
 pub mod pytorch;
 pub mod safetensors;
+mod tensor;
 
-use std::borrow::Cow;
 use std::path::Path;
 
 pub use error::FormatError;
-use svdiag_core::Dtype;
-
-/// What a checkpoint says about one tensor, before its data is read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TensorInfo {
-    /// Name as stored.
-    pub name: String,
-    /// Storage dtype.
-    pub dtype: Dtype,
-    /// Shape as stored (row-major / C order).
-    pub shape: Vec<usize>,
-    /// Bytes of data the tensor occupies in the file.
-    pub byte_len: usize,
-}
-
-/// The data of one tensor, as a reader delivers it.
-#[derive(Debug)]
-pub enum TensorData<'a> {
-    /// Little-endian, row-major (C order) elements of the tensor's dtype: borrowed from a memory
-    /// map when the file stores them so, owned when the reader had to decompress or reorder them.
-    Bytes(Cow<'a, [u8]>),
-    /// Values already converted to f64, row-major (dequantized formats).
-    F64(Vec<f64>),
-}
-
-/// A checkpoint file opened for reading: its tensors and their data.
-pub trait TensorSource: Send + Sync {
-    /// The file's path as the user gave it (or as found in a model directory).
-    fn path(&self) -> &Path;
-    /// Format name, e.g. `safetensors`.
-    fn format(&self) -> &'static str;
-    /// The tensors, in file order.
-    fn tensors(&self) -> &[TensorInfo];
-    /// The data of tensor `index` (an index into [`TensorSource::tensors`]). An error here concerns
-    /// this tensor only (e.g. a corrupt compressed entry); the other tensors remain readable.
-    fn read(&self, index: usize) -> Result<TensorData<'_>, FormatError>;
-    /// Tells the reader that tensor `index` will not be read again, so its pages may be dropped
-    /// from memory. A hint; the default does nothing.
-    fn release(&self, _index: usize) {}
-}
-
-/// How files are read.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReadOptions {
-    /// Pickle globals (`module.name`) to decode as opaque data instead of refusing the file
-    /// (`--allow-global`). They are never called.
-    pub allow_globals: Vec<String>,
-}
+pub use tensor::{ReadOptions, TensorData, TensorInfo, TensorSource};
 
 /// Opens a checkpoint file, choosing the reader by content (magic bytes), not by extension.
 pub fn open(path: &Path) -> Result<Box<dyn TensorSource>, FormatError> {

@@ -38,7 +38,7 @@ struct Settings<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     method: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    farms: Option<svdiag_core::farms::FarmsParams>,
+    farms: Option<svdiag_core::baselines::farms::FarmsParams>,
     svd: &'static str,
     reshape: &'static str,
 }
@@ -47,7 +47,7 @@ struct Settings<'a> {
 struct ApproxSettings {
     when: &'static str,
     #[serde(flatten)]
-    options: svdiag_core::slq::SlqOptions,
+    options: svdiag_core::linalg::slq::SlqOptions,
     confidence: f64,
 }
 
@@ -123,7 +123,7 @@ struct Record<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     route_reason: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    approx: Option<&'a svdiag_core::slq::Approx>,
+    approx: Option<&'a svdiag_core::linalg::slq::Approx>,
     #[serde(skip_serializing_if = "Option::is_none")]
     singular_values: Option<&'a [f64]>,
 }
@@ -215,9 +215,9 @@ pub fn render_for(analysis: &Analysis, command: &'static str) -> String {
             approx: analysis.options.approx.map(|(mode, o)| ApproxSettings {
                 when: if mode == svdiag_analysis::ApproxMode::Always { "always" } else { "auto" },
                 options: o,
-                confidence: svdiag_core::slq::CONFIDENCE,
+                confidence: svdiag_core::linalg::slq::CONFIDENCE,
             }),
-            quick_metrics: analysis.options.quick.then_some(&svdiag_core::quick::QUICK_FIELDS[..]),
+            quick_metrics: analysis.options.quick.then_some(&svdiag_core::linalg::quick::QUICK_FIELDS[..]),
             spectrum: analysis.options.keep_spectrum,
             method: (!analysis.options.quick).then_some(analysis.options.method.name()),
             farms: analysis.options.farms,

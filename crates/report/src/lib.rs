@@ -17,10 +17,10 @@ pub mod theory;
 use std::str::FromStr;
 
 pub use svdiag_analysis::Analysis;
-pub use svdiag_core::farms::FARMS_FIELDS;
-pub use svdiag_core::htsr::HTSR_FIELDS;
+pub use svdiag_core::baselines::farms::FARMS_FIELDS;
+pub use svdiag_core::baselines::htsr::HTSR_FIELDS;
+pub use svdiag_core::baselines::mp::MP_FIELDS;
 pub use svdiag_core::metrics::{BASELINE_FIELDS, METRIC_FIELDS};
-pub use svdiag_core::mp::MP_FIELDS;
 pub use svdiag_core::surgery::POLAR_FIELDS;
 
 /// Output formats of `svdiag analyze`.
@@ -140,16 +140,17 @@ pub fn summary(analysis: &Analysis) -> String {
         let _ = writeln!(
             out,
             "  --quick: computed {} (renyi_entropy only with --normalization energy --q 2); the rest needs the full spectrum",
-            svdiag_core::quick::QUICK_FIELDS[..4].join(", ")
+            svdiag_core::linalg::quick::QUICK_FIELDS[..4].join(", ")
         );
     } else {
         let count = |route| analysis.matrices.iter().filter(|m| m.route == Some(route)).count();
-        let (refined, svd) = (count(svdiag_core::gram::Route::GramRefined), count(svdiag_core::gram::Route::Svd));
+        let (refined, svd) =
+            (count(svdiag_core::linalg::gram::Route::GramRefined), count(svdiag_core::linalg::gram::Route::Svd));
         if analysis.options.method == svdiag_analysis::Method::Auto && refined + svd > 0 {
             let _ = writeln!(
                 out,
                 "  spectra: {} by the Gram route, {refined} with σ_min recomputed, {svd} by direct SVD (the guard's reasons are in the JSON 'route_reason')",
-                count(svdiag_core::gram::Route::Gram)
+                count(svdiag_core::linalg::gram::Route::Gram)
             );
         }
     }

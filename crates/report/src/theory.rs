@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use serde::Serialize;
-use svdiag_core::simplex::{self, MonteCarlo};
+use svdiag_core::baselines::simplex::{self, MonteCarlo};
 use svdiag_core::RenyiOrder;
 
 /// Everything `svdiag theory` reports.

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use svdiag_analysis::store::{Key, SpectrumStore, StoredSpectrum};
-use svdiag_core::gram::Route;
+use svdiag_core::linalg::gram::Route;
 
 /// `PRAGMA application_id` of an svdiag store: "svdg".
 pub const APPLICATION_ID: i32 = 0x7376_6467;

@@ -23,7 +23,7 @@
 //!   MP classical locations `F(γ_i) = (i − ½)/M`, i.e. the typical finite-`M` Gaussian spectrum of
 //!   this shape (scale-free). `kl_excess = kl_uniform − random_baseline_kl`.
 
-use crate::metrics::Normalization;
+use crate::entropy::Normalization;
 
 /// The per-matrix fields of the random-matrix baseline, in canonical order.
 pub const MP_FIELDS: [&str; 8] = [
@@ -242,7 +242,7 @@ pub fn random_baseline_kl(law: &MarchenkoPastur, m_small: usize, normalization: 
         .collect();
     let total: f64 = w.iter().sum();
     let p: Vec<f64> = w.iter().map(|v| v / total).collect();
-    (m_small as f64).ln() - crate::metrics::shannon(&p)
+    (m_small as f64).ln() - crate::entropy::shannon(&p)
 }
 
 #[cfg(test)]

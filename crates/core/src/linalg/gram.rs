@@ -3,7 +3,7 @@
 //!
 //! For `W ∈ R^{m×n}` with `k = min(m, n)` and `L = max(m, n)`, the `k × k` Gram matrix of the
 //! smaller side (`WᵀW` or `WWᵀ`) has the eigenvalues `λ_i = σ_i²`. Forming it is one GEMM
-//! (`L·k²` multiply-adds, lower triangle only; [`crate::syrk`]'s kernel or `faer`'s), accumulated
+//! (`L·k²` multiply-adds, lower triangle only; [`crate::linalg::syrk`]'s kernel or `faer`'s), accumulated
 //! over blocks of the long side widened to f64 one at a time, so the widened copy of the whole
 //! matrix is never held. Its symmetric eigenvalues cost less than a bidiagonal SVD of `W`.
 //!
@@ -16,12 +16,12 @@
 //!   `σ_min` from a triangular factor of `W` (LU for square, QR otherwise: backward stable, so
 //!   `σ_min` comes out as accurate as from a direct SVD) by Lanczos on the inverse factor;
 //! - otherwise (small singular values the Gram matrix cannot resolve, rank deficiency, or a
-//!   spectrum whose entropy leans on them) falls back to the direct SVD of [`crate::spectrum`].
+//!   spectrum whose entropy leans on them) falls back to the direct SVD of [`crate::linalg::spectrum`].
 //!
 //! The error scale `τ` of each eigenvalue. Forming `Ĝ` in f64 perturbs it by `‖E‖_F ≤ c·ε·tr(G)`
 //! (measured `c ≤ 1.7`, even for matrices of positive entries whose sums do not cancel), and the
 //! eigen-solver (`faer`'s Householder tridiagonalization, then bisection:
-//! [`crate::tridiagonal`]) is backward stable with an error of a few `ε·‖G‖`. We take
+//! [`crate::linalg::tridiagonal`]) is backward stable with an error of a few `ε·‖G‖`. We take
 //! `τ = ε·(2·tr(G) + √k·‖G‖_F)`: 8–25× the largest eigenvalue error measured against an exactly
 //! rounded (double-double) Gram matrix on Gaussian matrices of 600×600 and 3000×300; `tests/gram.rs`
 //! checks that it covers the errors on Gaussian, graded, positive and low-rank-plus-noise matrices
@@ -35,9 +35,10 @@ use faer::linalg::solvers::Solve;
 use faer::linalg::triangular_solve;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 
-use crate::metrics::{MetricOptions, Normalization};
-pub(crate) use crate::syrk::LongBlock;
-use crate::syrk::{syrk_lower, Packs};
+use crate::entropy::{MetricOptions, Normalization};
+pub(crate) use crate::linalg::syrk::LongBlock;
+use crate::linalg::syrk::{syrk_lower, Packs};
+use crate::matrix::{fill_checked, Blocks};
 use crate::{CoreError, Matrix, Spectrum};
 
 /// Relative accuracy (by the estimate `τ`) every metric of the Gram route must keep; above it the
@@ -71,34 +72,6 @@ impl Route {
     }
 }
 
-/// A row-major `rows × cols` matrix that can be widened to f64 a block at a time.
-pub trait Blocks {
-    /// Rows `m`.
-    fn rows(&self) -> usize;
-    /// Columns `n`.
-    fn cols(&self) -> usize;
-    /// Writes the block `W[rows, cols]` into `out`, row-major (`out.len()` is the block's size).
-    fn fill(&self, rows: Range<usize>, cols: Range<usize>, out: &mut [f64]) -> Result<(), CoreError>;
-}
-
-/// A whole [`Matrix`] is a [`Blocks`] source (tests, and callers that already hold f64 values).
-impl Blocks for Matrix {
-    fn rows(&self) -> usize {
-        Matrix::rows(self)
-    }
-    fn cols(&self) -> usize {
-        Matrix::cols(self)
-    }
-    fn fill(&self, rows: Range<usize>, cols: Range<usize>, out: &mut [f64]) -> Result<(), CoreError> {
-        let n = Matrix::cols(self);
-        let w = cols.len();
-        for (i, r) in rows.enumerate() {
-            out[i * w..(i + 1) * w].copy_from_slice(&self.as_slice()[r * n + cols.start..r * n + cols.end]);
-        }
-        Ok(())
-    }
-}
-
 /// The singular values of one matrix and how they were obtained.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
@@ -115,37 +88,14 @@ pub struct Outcome {
 /// Values of the long side per widened block: about 4 MB of f64 per block, at least 256, and a
 /// multiple of the Gram kernel's inner slice (so that no slice of a block is short).
 fn block_len(short: usize, long: usize) -> usize {
-    let slice = crate::syrk::KC;
+    let slice = crate::linalg::syrk::KC;
     ((524_288 / short.max(1)).max(256) / slice * slice).min(long.max(1))
-}
-
-/// Widens one block and rejects NaN/Inf with the element's position in the whole matrix.
-pub(crate) fn fill_checked(
-    src: &impl Blocks,
-    rows: Range<usize>,
-    cols: Range<usize>,
-    out: &mut [f64],
-) -> Result<(), CoreError> {
-    src.fill(rows.clone(), cols.clone(), out)?;
-    if let Some(k) = out.iter().position(|v| !v.is_finite()) {
-        let v = out[k];
-        let w = cols.len();
-        let value = if v.is_nan() {
-            "NaN"
-        } else if v > 0.0 {
-            "inf"
-        } else {
-            "-inf"
-        };
-        return Err(CoreError::NonFinite { row: rows.start + k / w, col: cols.start + k % w, value: value.into() });
-    }
-    Ok(())
 }
 
 /// Calls `each(v, range)` for consecutive blocks of the long side of `src` (rows `range` when
 /// `m ≥ n`, else columns `range`), widened to f64 into `buf` (NaN/Inf rejected with its position):
 /// `v` is `k × range.len()` and the Gram matrix of the smaller side is `Σ v vᵀ` over the blocks.
-/// The one blocking of the long side, shared by the Gram route and [`crate::slq`].
+/// The one blocking of the long side, shared by the Gram route and [`crate::linalg::slq`].
 pub(crate) fn for_gram_blocks(
     src: &impl Blocks,
     buf: &mut Vec<f64>,
@@ -189,10 +139,10 @@ impl<'a> LongBlock<'a> {
 /// the upper triangle is zero), and the squared column norms of `W`, in one pass over blocks of
 /// the long side.
 pub(crate) fn gram(src: &impl Blocks) -> Result<(Vec<f64>, Vec<f64>), CoreError> {
-    gram_with(src, crate::syrk::preferred())
+    gram_with(src, crate::linalg::syrk::preferred())
 }
 
-/// [`gram`] with this crate's kernel ([`crate::syrk`]) or `faer`'s triangular product.
+/// [`gram`] with this crate's kernel ([`crate::linalg::syrk`]) or `faer`'s triangular product.
 fn gram_with(src: &impl Blocks, own_kernel: bool) -> Result<(Vec<f64>, Vec<f64>), CoreError> {
     let (m, n) = (src.rows(), src.cols());
     let k = m.min(n);
@@ -281,7 +231,8 @@ pub fn gram_eigenvalues(src: &impl Blocks) -> Result<GramEigenvalues, CoreError>
     let (mut g, col_sq) = gram(src)?;
     let l12_norm = col_sq.iter().map(|s| s.sqrt()).sum();
     let trace: f64 = (0..k).map(|i| g[i * k + i]).sum();
-    let lambda = crate::tridiagonal::symmetric_eigenvalues_in_place(MatMut::from_column_major_slice_mut(&mut g, k, k))?;
+    let lambda =
+        crate::linalg::tridiagonal::symmetric_eigenvalues_in_place(MatMut::from_column_major_slice_mut(&mut g, k, k))?;
     let frobenius_g = lambda.iter().map(|l| l * l).sum::<f64>().sqrt();
     let tau = f64::EPSILON * (2.0 * trace + (k as f64).sqrt() * frobenius_g);
     Ok(GramEigenvalues { lambda, tau, l12_norm })
@@ -316,7 +267,7 @@ pub fn spectrum(src: &impl Blocks, options: &MetricOptions) -> Result<Outcome, C
         }
         Verdict::Svd(why) => {
             let full = whole(src)?;
-            let values = crate::spectrum::singular_values(full.transposed_view())?;
+            let values = crate::linalg::spectrum::singular_values(full.transposed_view())?;
             Ok(outcome(values, Route::Svd, why))
         }
     }
@@ -375,7 +326,7 @@ fn check(lambda: &[f64], e: f64, long: usize, options: &MetricOptions) -> Verdic
         let mean: f64 = (0..k).map(|i| g(i) * p[i]).sum();
         norm(&mut (0..k).map(|i| (g(i) - mean) / total * dx[i]))
     };
-    let h = crate::metrics::shannon(&p);
+    let h = crate::entropy::shannon(&p);
     let d_h = bound(&|i| -(p[i].ln() + 1.0));
     let kl = ((k as f64).ln() - h).max(1e-4);
     // entropy, effective_rank (its relative error is H's absolute one), kl_uniform, normalized_entropy
@@ -391,7 +342,7 @@ fn check(lambda: &[f64], e: f64, long: usize, options: &MetricOptions) -> Verdic
         let t: f64 = p.iter().map(|v| v.powf(q)).sum();
         bound(&|i| q * p[i].powf(q - 1.0) / ((1.0 - q) * t))
     };
-    let renyi = crate::metrics::renyi(&p, q).max(1e-4);
+    let renyi = crate::entropy::renyi(&p, q).max(1e-4);
     if d_renyi > METRIC_TOLERANCE * renyi.min(1.0) {
         return Verdict::Svd(format!("renyi_entropy could be off by {d_renyi:.1e}"));
     }
@@ -425,7 +376,7 @@ fn smallest_singular_value(w: &Matrix) -> f64 {
     let inv_norm = if m == n {
         let lu = t.partial_piv_lu();
         let mut col2 = col.clone();
-        crate::quick::largest_singular_value(
+        crate::linalg::lanczos::largest_singular_value(
             k,
             k,
             |x, out| {
@@ -444,7 +395,7 @@ fn smallest_singular_value(w: &Matrix) -> f64 {
         let qr = t.qr();
         let r = qr.thin_R();
         let mut col2 = col.clone();
-        crate::quick::largest_singular_value(
+        crate::linalg::lanczos::largest_singular_value(
             k,
             k,
             |x, out| {

@@ -88,8 +88,8 @@ pub fn monte_carlo(n: usize, q: f64, samples: usize, seed: u64) -> MonteCarlo {
         }
         let s: f64 = e.iter().sum();
         let p: Vec<f64> = e.iter().map(|x| x / s).collect();
-        hs.push(crate::metrics::shannon(&p));
-        rs.push(crate::metrics::renyi(&p, q));
+        hs.push(crate::entropy::shannon(&p));
+        rs.push(crate::entropy::renyi(&p, q));
     }
     MonteCarlo {
         samples,

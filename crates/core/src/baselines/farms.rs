@@ -5,9 +5,9 @@
 //! eigenvalues `σ²` of many submatrices that all have the same aspect ratio — windows of
 //! `rows × ⌈rows·ratio⌉` entries (oriented along the longer side of the matrix), slid over the
 //! matrix with the given overlap, the last window of each axis flush with the edge — and fits the
-//! power law ([`crate::htsr::fit_power_law`], WeightWatcher's rule) to the pooled ESD.
+//! power law ([`crate::baselines::htsr::fit_power_law`], WeightWatcher's rule) to the pooled ESD.
 
-use crate::htsr::{fit_power_law, PowerLawFit, EVALS_THRESHOLD};
+use crate::baselines::htsr::{fit_power_law, PowerLawFit, EVALS_THRESHOLD};
 use crate::{Matrix, Spectrum};
 
 /// The per-matrix FARMS fields (computed with `--farms`).

@@ -30,8 +30,9 @@ use rand_core::{Rng, SeedableRng};
 
 use std::cell::RefCell;
 
-use crate::gram::{for_gram_blocks, Blocks};
-use crate::metrics::Normalization;
+use crate::entropy::Normalization;
+use crate::linalg::gram::for_gram_blocks;
+use crate::matrix::Blocks;
 use crate::CoreError;
 
 /// The nominal coverage of the intervals.

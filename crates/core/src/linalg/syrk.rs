@@ -9,7 +9,7 @@
 //! The design is the textbook one: pack both operands once per `KC` slice of the inner
 //! dimension, keep a `KC × NR` sliver in L1 and an `MC × KC` block in L2, and accumulate a
 //! `2·lanes × NR` register tile with fused multiply-adds, compiled for the machine's vector width
-//! at run time through `pulp`. [`crate::gram`] uses it only where it was measured faster
+//! at run time through `pulp`. [`crate::linalg::gram`] uses it only where it was measured faster
 //! ([`preferred`]).
 //!
 //! Only the lower triangle of `G` is written (tiles wholly above the diagonal are skipped), as
@@ -25,7 +25,7 @@ pub(crate) const KC: usize = 256;
 /// Rows of `A` per L2 block (rounded to a multiple of `MR`): `MC × KC` is 192 KB.
 const MC: usize = 96;
 
-/// A `k × len` block `V` of the long side, as widened by [`crate::gram::for_gram_blocks`].
+/// A `k × len` block `V` of the long side, as widened by [`crate::linalg::gram::for_gram_blocks`].
 #[derive(Clone, Copy)]
 pub(crate) struct LongBlock<'a> {
     /// The values.
@@ -57,7 +57,7 @@ pub(crate) struct Packs {
     b: Vec<f64>,
 }
 
-/// Whether [`crate::gram`] uses this kernel: where it was measured faster than `faer`'s (x86-64
+/// Whether [`crate::linalg::gram`] uses this kernel: where it was measured faster than `faer`'s (x86-64
 /// with AVX2 and FMA but no AVX-512: 1.2–1.4× on 3072×768 and 50257×768, one core). With
 /// AVX-512, `faer`'s own kernels are wider than this one's tile and it keeps the product.
 pub(crate) fn preferred() -> bool {

@@ -1,0 +1,126 @@
+//! The spectrum and metrics of one matrix, by the route the options ask for.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use svdiag_core::linalg::gram::{self, Route};
+use svdiag_core::{CoreError, Dtype, Matrix, Metrics, Spectrum, TensorIdentity, Undefined};
+use svdiag_formats::TensorInfo;
+
+use crate::options::{AnalysisOptions, ApproxMode, Method, QUICK_TOLERANCE};
+use crate::plan::Task;
+use crate::record::MatrixRecord;
+use crate::stored::Stored;
+
+/// What [`measure`] finds for one matrix.
+pub(crate) struct Measured {
+    pub(crate) metrics: Metrics,
+    pub(crate) spectrum: Option<Spectrum>,
+    pub(crate) route: Option<Route>,
+    pub(crate) route_reason: Option<String>,
+    pub(crate) approx: Option<svdiag_core::linalg::slq::Approx>,
+}
+
+impl Measured {
+    /// The record of `task`'s matrix (stored as `info` in `file`, analyzed in `dtype`).
+    pub(crate) fn into_record(
+        self,
+        info: &TensorInfo,
+        file: String,
+        dtype: Dtype,
+        task: &Task,
+        options: &AnalysisOptions,
+    ) -> MatrixRecord {
+        MatrixRecord {
+            name: info.name.clone(),
+            file,
+            dtype,
+            shape: info.shape.clone(),
+            matrix_shape: [task.rows, task.cols],
+            reshaped: info.shape.len() > 2,
+            gate: task.gate.map(|g| g.label),
+            gate_row: task.gate.map_or(0, |g| g.first_row),
+            identity: TensorIdentity::from_name(&info.name, info.shape.len()),
+            metrics: self.metrics,
+            singular_values: self.spectrum.filter(|_| options.keep_spectrum).map(|s| s.values().to_vec()),
+            route: self.route,
+            route_reason: self.route_reason,
+            approx: self.approx,
+        }
+    }
+}
+
+/// The spectrum and metrics of one matrix, by the route the options ask for (from the store
+/// where it has them).
+pub(crate) fn measure(
+    src: &Stored<'_>,
+    dtype: Dtype,
+    options: &AnalysisOptions,
+    store: Option<&dyn crate::store::SpectrumStore>,
+    reused: &AtomicUsize,
+) -> Result<Measured, CoreError> {
+    let (rows, cols) = (src.rows, src.cols);
+    let key = store.map(|_| crate::store::key(src, dtype, options));
+    let slq = options
+        .approx
+        .filter(|(mode, o)| *mode == ApproxMode::Always || svdiag_core::linalg::slq::worth_it(rows, cols, o));
+    let mut approx = None;
+    // the whole matrix in f64, widened at most once, only for the paths that need it
+    let mut widened: Option<Matrix> = None;
+    let (mut metrics, spectrum, route, route_reason) = if let Some((_, o)) = slq {
+        let a = svdiag_core::linalg::slq::estimate(src, options.metrics.normalization, &o)?;
+        approx = Some(a);
+        let quick = Metrics::quick(src, &options.metrics, QUICK_TOLERANCE)?;
+        (quick.with_approx(&a, rows.min(cols)), None, None, None)
+    } else if options.quick {
+        (Metrics::quick(src, &options.metrics, QUICK_TOLERANCE)?, None, None, None)
+    } else if let Some(hit) = key.as_ref().and_then(|k| store?.get(k)).filter(|h| h.validate(rows, cols).is_ok()) {
+        reused.fetch_add(1, Ordering::Relaxed);
+        let spectrum = Spectrum::from_values(rows, cols, hit.singular_values);
+        (Metrics::compute(&spectrum, hit.l12_norm, &options.metrics), Some(spectrum), Some(hit.route), hit.route_reason)
+    } else {
+        let (spectrum, l12_norm, route, reason) = if options.method == Method::Svd {
+            let matrix = whole(&mut widened, src)?;
+            (Spectrum::of(matrix)?, matrix.l12_norm(), Route::Svd, None)
+        } else {
+            let out = gram::spectrum(src, &options.metrics)?;
+            (out.spectrum, out.l12_norm, out.route, (!out.reason.is_empty()).then_some(out.reason))
+        };
+        if let (Some(store), Some(key)) = (store, &key) {
+            store.put(
+                key,
+                &crate::store::StoredSpectrum {
+                    rows,
+                    cols,
+                    singular_values: spectrum.values().to_vec(),
+                    l12_norm,
+                    route,
+                    route_reason: reason.clone(),
+                },
+            );
+        }
+        (Metrics::compute(&spectrum, l12_norm, &options.metrics), Some(spectrum), Some(route), reason)
+    };
+    if options.polar && !options.quick {
+        match svdiag_core::surgery::Polar::of(whole(&mut widened, src)?) {
+            Ok(p) => metrics.polar = Some(p),
+            Err(reason) => metrics.undefined.extend(Undefined::all(&svdiag_core::surgery::POLAR_FIELDS, reason)),
+        }
+    }
+    if let (Some(params), false) = (&options.farms, options.quick) {
+        match svdiag_core::baselines::farms::Farms::of(whole(&mut widened, src)?, params) {
+            Ok(f) => metrics.farms = Some(f),
+            Err(reason) => {
+                metrics.undefined.extend(Undefined::all(&svdiag_core::baselines::farms::FARMS_FIELDS, reason))
+            }
+        }
+    }
+    Ok(Measured { metrics, spectrum, route, route_reason, approx })
+}
+
+/// The matrix widened to f64, computed on first use and kept for the other uses.
+fn whole<'a>(cache: &'a mut Option<Matrix>, src: &Stored<'_>) -> Result<&'a Matrix, CoreError> {
+    if cache.is_none() {
+        *cache = Some(gram::whole(src)?);
+    }
+    Ok(cache.as_ref().expect("just filled"))
+}

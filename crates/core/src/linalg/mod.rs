@@ -1,0 +1,12 @@
+//! Singular values in f64: the direct SVD ([`spectrum`]), the guarded Gram route ([`gram`], over
+//! the packed Gram kernel `syrk` and the bisection eigen-solver of [`tridiagonal`]), and the cheap
+//! paths that never decompose: Lanczos iterations ([`lanczos`]), `--quick`'s streamed passes
+//! ([`quick`]) and `--approx`'s stochastic Lanczos quadrature ([`slq`]).
+
+pub mod gram;
+pub mod lanczos;
+pub mod quick;
+pub mod slq;
+pub mod spectrum;
+mod syrk;
+pub mod tridiagonal;
