@@ -5,7 +5,7 @@
 
 Checkpoints: a seeded GPT-2-small-shaped safetensors file (F32, all 50 matrices including the
 50257×768 embedding; written to /tmp/svdiag-bench once) and the real all-MiniLM-L6-v2 from
-../shared/data/fetch-example-models.sh (skipped if not fetched). For each, it times end to end
+scripts/fetch-example-models.sh (skipped if not fetched). For each, it times end to end
 (file read included):
   svdiag exact          `svdiag analyze` (guarded Gram route), all cores and 1 thread
   svdiag --method svd   the direct SVD of every matrix, all cores

@@ -1,6 +1,6 @@
 //! svdiag against NumPy f64 on real pretrained checkpoints (all-MiniLM-L6-v2, Silero VAD, g2p_en,
 //! torchvision MobileNetV2, MTCNN, SmolLM2-135M in GGUF Q4_1/Q8_0), fetched
-//! by `../shared/data/fetch-example-models.sh` into `$SVDIAG_MODELS` (default `/tmp/svdiag-models`).
+//! by `scripts/fetch-example-models.sh` into `$SVDIAG_MODELS` (default `/tmp/svdiag-models`).
 //! Reference values: `tests/data/reference/real_models.py` → `real_models.json` (NumPy version and
 //! each file's sha256 recorded). Contract: every metric within 1e-9 relative, except the condition
 //! number of a numerically rank-deficient matrix (Silero's STFT basis), which is noise / σ_r ≈ 0 in
@@ -33,7 +33,7 @@ fn check_model(model: &str) {
     .unwrap();
     let entry = &reference["models"][model];
     let path = models_dir().join(entry["file"].as_str().unwrap());
-    assert!(path.is_file(), "{} is missing: run ../shared/data/fetch-example-models.sh", path.display());
+    assert!(path.is_file(), "{} is missing: run scripts/fetch-example-models.sh", path.display());
     let want = entry["matrices"].as_object().unwrap();
     let plan = Plan::new(&[path], None).unwrap();
     let mut worst = 0.0f64;

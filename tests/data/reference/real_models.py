@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""NumPy f64 reference metrics for the real example checkpoints of ../shared/data/fetch-example-models.sh.
+"""NumPy f64 reference metrics for the real example checkpoints of scripts/fetch-example-models.sh.
 
   python3 tests/data/reference/real_models.py [MODELS_DIR]      (default /tmp/svdiag-models)
 
