@@ -8,11 +8,12 @@ on the same batches, and write checkpoints that `svdiag trend` / `compare` / `de
 Usage (CPU is enough: on 2 cores AdamW takes 1.5 minutes and Muon 11, because torch.optim.Muon
 orthogonalizes in bfloat16, which is slow on a CPU):
 
-    python examples/optimizers/train.py --text ../shared/seeds --out runs
+    python examples/optimizers/train.py --text corpus/ --out runs
     svdiag compare runs/adamw runs/muon
 
-The corpus is any text: a file, or every .txt file of a directory (the project's seed documents
-by default). Versions, seeds and final losses are written to runs/train.json.
+The corpus is any text: a file, or every .txt file of a directory (the recorded run in train.json
+used 90 062 characters of English technical prose about singular-value spectra; any text of that
+size gives runs of the same kind). Versions, seeds and final losses are written to runs/train.json.
 """
 
 import argparse
@@ -120,7 +121,7 @@ def train(name, init, data, args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--text", default="../shared/seeds", help="a text file or a directory of .txt files")
+    ap.add_argument("--text", required=True, help="a text file or a directory of .txt files")
     ap.add_argument("--out", default="runs")
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--every", type=int, default=100, help="checkpoint interval")

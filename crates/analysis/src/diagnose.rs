@@ -1,4 +1,4 @@
-//! Diagnoses (SCIENCE.md §7, the reference manual's diagnostic table made quantitative): pure
+//! Diagnoses (docs/metrics.md §8: patterns of spectral health made quantitative): pure
 //! functions of the analyzed records.
 //!
 //! Per matrix:
@@ -15,8 +15,8 @@
 //! - **pruning candidates** (AlphaPruning-style): layers ranked by the mean of their rank in
 //!   `kl_excess` (high first) and in `alpha` (low first); the top `pruning_fraction` are listed.
 //!
-//! Every diagnosis carries the numbers that triggered it, the thresholds, the reference manual's
-//! mitigations, and a caveat: these are observations, not proofs (§7's last paragraph).
+//! Every diagnosis carries the numbers that triggered it, the thresholds, the usual
+//! mitigations, and a caveat: these are observations, not proofs (docs/metrics.md §8).
 
 use std::collections::BTreeMap;
 
@@ -108,7 +108,7 @@ pub struct Diagnosis {
     /// The layers concerned (per-model diagnoses).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub layers: Vec<u32>,
-    /// What the reference manual suggests.
+    /// The usual remedies practitioners try for this pattern.
     pub mitigations: &'static [&'static str],
     /// What the numbers do not prove.
     pub caveat: &'static str,
@@ -157,7 +157,7 @@ pub(crate) const DEGRADATION_MITIGATIONS: &[&str] = &[
     "Curriculum: switch to a higher-quality data curriculum (the model may face a data difficulty mismatch)",
     "Scaling: the model may be capacity constrained (increase width)",
 ];
-pub(crate) const DEGRADATION_CAVEAT: &str = "a sudden rise of kl_uniform is the reference manual's warning sign of memorization, not proof of it: in a measured memorizing run kl_uniform rose smoothly with no spike; check the validation loss at these steps";
+pub(crate) const DEGRADATION_CAVEAT: &str = "a sudden rise of kl_uniform is a common warning sign of memorization, not proof of it: in a measured memorizing run kl_uniform rose smoothly with no spike; check the validation loss at these steps";
 pub(crate) const SATURATION_MITIGATIONS: &[&str] = &[
     "Curriculum: sort training data (easy → hard)",
     "Scaling: increase model width (d_model)",

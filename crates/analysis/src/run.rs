@@ -41,7 +41,7 @@ pub struct Analysis {
     pub filter: Option<String>,
     /// Notes that are not failures.
     pub warnings: Vec<String>,
-    /// The diagnoses of SCIENCE.md §7.
+    /// The diagnoses of docs/metrics.md §8.
     pub diagnoses: crate::Diagnoses,
     /// Records whose spectrum came from the result store instead of being computed.
     pub reused: usize,

@@ -1,5 +1,5 @@
 //! `svdiag ablate`: a copy of a safetensors checkpoint with one decile of singular values removed
-//! from the selected matrices (SCIENCE.md §8), for perplexity studies in any evaluation harness.
+//! from the selected matrices (docs/metrics.md §11), for perplexity studies in any evaluation harness.
 //!
 //! The copy keeps every tensor's name, dtype, shape and position; tensors that are not selected are
 //! copied byte for byte; a selected matrix becomes `Σ_{i ∉ decile} σ_i u_i v_iᵀ` (its f64 thin

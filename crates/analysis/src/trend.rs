@@ -204,10 +204,10 @@ pub struct Alert {
     pub reference: f64,
     /// One sentence.
     pub message: String,
-    /// The diagnosis this pattern is evidence of (SCIENCE.md §7): `late_stage_degradation` for a
+    /// The diagnosis this pattern is evidence of (docs/metrics.md §8): `late_stage_degradation` for a
     /// jump up of `kl_uniform`, `spectral_saturation` for a drift down of `stable_rank`.
     pub diagnosis: Option<&'static str>,
-    /// The reference manual's mitigations for that diagnosis.
+    /// The usual mitigations for that diagnosis.
     pub mitigations: &'static [&'static str],
     /// What the alert does not prove.
     pub caveat: &'static str,

@@ -468,7 +468,7 @@ fn split_gates_analyze_each_block_of_rows() {
     assert_eq!(plain["summary"]["matrices"], 2);
 }
 
-/// `svdiag theory` reproduces the seed document's claims and says where its approximations are off.
+/// `svdiag theory` reproduces the mean-field claims of Su (2026) and says where its approximations are off.
 #[test]
 fn theory_exact_approximate_and_monte_carlo() {
     let out = run(&reference_dir(), &["theory", "--n", "10", "--samples", "4000", "--seed", "1", "-f", "table"]);
@@ -477,7 +477,7 @@ fn theory_exact_approximate_and_monte_carlo() {
     let out = run(&reference_dir(), &["theory", "--n", "1000", "--q", "2", "--samples", "2000", "-f", "json"]);
     let t: Value = serde_json::from_str(&out.stdout).unwrap();
     let n = 1000f64;
-    // E[H] = H_n − 1; the document: log n − (1 − γ); q = 2: log(n/2) and 1/n
+    // E[H] = H_n − 1; Su's mean-field value: log n − (1 − γ); q = 2: log(n/2) and 1/n
     let harmonic: f64 = (1..=1000).map(|k| 1.0 / k as f64).sum();
     assert!((t["shannon_mean_exact"].as_f64().unwrap() - (harmonic - 1.0)).abs() < 1e-12);
     assert!((t["shannon_mean_approx"].as_f64().unwrap() - (n.ln() - (1.0 - 0.577_215_664_901_532_9))).abs() < 1e-12);

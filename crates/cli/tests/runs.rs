@@ -523,3 +523,50 @@ fn a_broken_checkpoint_is_named_and_the_run_goes_on_with_exit_1() {
         (2, "error: cannot read missing-dir: No such file or directory (os error 2)")
     );
 }
+
+/// Every key of the JSON documents (`analyze` with every optional field, `trend` with alerts,
+/// `compare`, `inspect`, `theory`) is named in `docs/metrics.md`, in backquotes: the docs cannot fall
+/// behind a field the program writes.
+#[test]
+fn every_json_field_is_documented_in_docs_metrics() {
+    fn keys(v: &Value, out: &mut std::collections::BTreeSet<String>) {
+        match v {
+            Value::Object(m) => m.iter().for_each(|(k, v)| {
+                out.insert(k.clone());
+                keys(v, out);
+            }),
+            Value::Array(a) => a.iter().for_each(|v| keys(v, out)),
+            _ => {}
+        }
+    }
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/metrics.md")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_run(&dir.path().join("run"), true);
+    let last = format!("run/checkpoint-{}", STEPS[STEPS.len() - 1]);
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["trend", "run", "--no-cache"],
+        vec!["compare", "run/checkpoint-100", &last, "--no-cache"],
+        vec!["analyze", &last, "--farms", "--polar", "--spectrum"],
+        vec!["analyze", &last, "--approx", "always"],
+        vec!["analyze", &last, "--quick"],
+        vec!["delta", "run/checkpoint-100", &last, "--no-cache"],
+        vec!["inspect", &last],
+        vec!["theory", "--n", "10"],
+    ];
+    let mut all = std::collections::BTreeSet::new();
+    for args in &commands {
+        let o = run(dir.path(), &[args.as_slice(), &["--format", "json"]].concat());
+        assert!(o.code == 0 || o.code == 3, "{args:?}: {}", o.stderr);
+        let doc: Value = serde_json::from_str(&o.stdout).unwrap();
+        keys(&doc, &mut all);
+    }
+    let trend: Value =
+        serde_json::from_str(&run(dir.path(), &["trend", "run", "--no-cache", "-f", "json"]).stdout).unwrap();
+    assert!(
+        !trend["alerts"].as_array().unwrap().is_empty(),
+        "the planted collapse raises alerts, so their fields are checked"
+    );
+    let missing: Vec<&String> = all.iter().filter(|k| !docs.contains(&format!("`{k}`"))).collect();
+    assert!(missing.is_empty(), "JSON fields not named in docs/metrics.md: {missing:?}");
+    assert!(all.len() > 150, "the documents were read ({} keys)", all.len());
+}

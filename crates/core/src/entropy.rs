@@ -8,7 +8,7 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Normalization {
-    /// `p_i = σ_i / Σ_j σ_j` (the reference manual's choice; default).
+    /// `p_i = σ_i / Σ_j σ_j` (the singular-value entropy of Liu et al. 2025 and Su 2026; default).
     #[default]
     Sigma,
     /// `p_i = σ_i² / Σ_j σ_j²`.

@@ -4,7 +4,7 @@
 //!
 //! The data flow of one matrix is
 //! `bytes + dtype` → [`Matrix`] (f64, widened) → [`Spectrum`] (singular values in f64, by `faer`)
-//! → [`Metrics`] (the canonical fields of `SCIENCE.md` §2).
+//! → [`Metrics`] (the canonical fields of docs/metrics.md §2).
 //!
 //! ```
 //! use svdiag_core::{Dtype, Matrix, MetricOptions, Metrics, Spectrum};

@@ -79,7 +79,7 @@ impl Matrix {
         MatRef::from_column_major_slice(&self.data, self.cols, self.rows)
     }
 
-    /// `Σ_j ‖W_{:,j}‖₂`, the SVD-free nuclear-norm proxy (`l12_norm`, SCIENCE.md §2).
+    /// `Σ_j ‖W_{:,j}‖₂`, the SVD-free nuclear-norm proxy (`l12_norm`, docs/metrics.md §2).
     pub fn l12_norm(&self) -> f64 {
         let mut sq = vec![0.0f64; self.cols];
         for row in self.data.chunks_exact(self.cols.max(1)) {

@@ -1,4 +1,4 @@
-//! The per-matrix metrics of `SCIENCE.md` §2, computed from a [`Spectrum`].
+//! The per-matrix metrics of docs/metrics.md §2, computed from a [`Spectrum`].
 //!
 //! Everything here is a pure function of the singular values (plus `l12_norm`, which is a function
 //! of the columns and is passed in). Natural logarithms; `0·log 0 = 0`; no epsilon guards.
@@ -22,7 +22,7 @@ impl Undefined {
     }
 }
 
-/// The canonical metric fields of SCIENCE.md §2, in their canonical order.
+/// The canonical metric fields of docs/metrics.md §2, in their canonical order.
 pub const METRIC_FIELDS: [&str; 12] = [
     "entropy",
     "renyi_entropy",
@@ -39,7 +39,7 @@ pub const METRIC_FIELDS: [&str; 12] = [
 ];
 
 /// Where the entropy of a uniformly random distribution over the `r` singular values lies
-/// (SCIENCE.md §3), and how far this matrix is from it, in standard deviations.
+/// (docs/metrics.md §3), and how far this matrix is from it, in standard deviations.
 pub const BASELINE_FIELDS: [&str; 4] =
     ["entropy_typical", "entropy_zscore", "renyi_entropy_typical", "renyi_entropy_zscore"];
 
@@ -75,13 +75,13 @@ pub struct Metrics {
     pub entropy_typical: Option<f64>,
     /// `(H − E[H]) / sd[H]`, with the exact standard deviation.
     pub entropy_zscore: Option<f64>,
-    /// The seed document's approximation of `E[H_q]` for a random point of the `r`-simplex.
+    /// Su's (2026) approximation of `E[H_q]` for a random point of the `r`-simplex.
     pub renyi_entropy_typical: Option<f64>,
-    /// `(H_q − E[H_q]) / sd[H_q]` with the document's variance approximation.
+    /// `(H_q − E[H_q]) / sd[H_q]` with Su's (2026) variance approximation.
     pub renyi_entropy_zscore: Option<f64>,
-    /// The heavy-tail (HTSR) metrics of SCIENCE.md §5 ([`crate::baselines::htsr`]).
+    /// The heavy-tail (HTSR) metrics of docs/metrics.md §5 ([`crate::baselines::htsr`]).
     pub htsr: Option<crate::baselines::htsr::Htsr>,
-    /// The random-matrix baseline of SCIENCE.md §4 ([`crate::baselines::mp`]).
+    /// The random-matrix baseline of docs/metrics.md §4 ([`crate::baselines::mp`]).
     pub mp: Option<crate::baselines::mp::MpBaseline>,
     /// `kl_uniform − random_baseline_kl`.
     pub kl_excess: Option<f64>,

@@ -1,4 +1,4 @@
-//! Entropies of a representation matrix (SCIENCE.md §6): `Z ∈ R^{N×d}`, `N` samples of dimension
+//! Entropies of a representation matrix (docs/metrics.md §10): `Z ∈ R^{N×d}`, `N` samples of dimension
 //! `d` (activations, embeddings), not weights.
 //!
 //! `K = ZZᵀ` and `ZᵀZ` share their non-zero eigenvalues, so everything is computed from the Gram

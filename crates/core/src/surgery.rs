@@ -1,4 +1,4 @@
-//! Spectrum surgery (SCIENCE.md §8): a matrix with one decile of its singular values removed.
+//! Spectrum surgery (docs/metrics.md §11): a matrix with one decile of its singular values removed.
 
 use std::ops::Range;
 

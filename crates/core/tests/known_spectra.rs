@@ -222,7 +222,7 @@ fn energy_normalization_and_renyi_orders() {
         assert!(rel(met.renyi_entropy.unwrap(), want) < 1e-12, "q={q}");
         assert!(rel(met.entropy.unwrap(), shannon(&p)) < 1e-12);
     }
-    // energy Rényi-2 from the Frobenius norms of W and WᵀW (SCIENCE.md §2 cheap path)
+    // energy Rényi-2 from the Frobenius norms of W and WᵀW (docs/metrics.md §2 cheap path)
     let fro2: f64 = w.as_slice().iter().map(|x| x * x).sum();
     let sum4: f64 = s.iter().map(|x| x.powi(4)).sum();
     assert!(rel(renyi(&p, 2.0), -(sum4 / (fro2 * fro2)).ln()) < 1e-12);

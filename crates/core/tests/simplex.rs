@@ -37,7 +37,7 @@ fn exact_shannon_moments_match_scipy() {
         close(mean, v[0].as_f64().unwrap(), 1e-13, &format!("E[H], n={n}"));
         close(var, v[1].as_f64().unwrap(), 1e-9, &format!("Var[H], n={n}"));
     }
-    // the document's claims: E[H] ≈ log n − (1 − γ), Var[H] ≈ (π²/3 − 3)/n for large n
+    // Su's (2026) mean-field claims: E[H] ≈ log n − (1 − γ), Var[H] ≈ (π²/3 − 3)/n for large n
     let n = 100_000;
     let (mean, var) = shannon_moments(n);
     assert!((mean - ((n as f64).ln() - 0.422_784_335_098_467_1)).abs() < 1e-4);

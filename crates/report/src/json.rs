@@ -1,5 +1,5 @@
 //! The JSON document: tool and version, inputs, settings, one record per matrix with the canonical
-//! field names of SCIENCE.md, and the skipped and failed tensors with reasons.
+//! field names of docs/metrics.md, and the skipped and failed tensors with reasons.
 //!
 //! Non-finite values are written as `null`, and every `null` metric has its reason under the
 //! record's `undefined` object.

@@ -52,7 +52,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// How singular values are computed, as written into reports.
 pub const SVD_METHOD: &str = "faer SVD, singular values only, in f64 (inputs widened from their storage dtype)";
 
-/// Every per-matrix metric field in output order: SCIENCE.md §2, the random-simplex baseline (§3),
+/// Every per-matrix metric field in output order: docs/metrics.md §2, the random-simplex baseline (§3),
 /// the random-matrix baseline (§4), the HTSR fields (§5), the FARMS fields (`--farms`), the polar factor (`--polar`).
 pub fn metric_fields() -> impl Iterator<Item = &'static str> {
     METRIC_FIELDS

@@ -1,5 +1,5 @@
 //! `svdiag theory`: where the entropy of a uniformly random distribution on `n` points lies —
-//! exact values, the seed document's approximations and a Monte Carlo estimate, side by side.
+//! exact values, Su's (2026) mean-field approximations and a Monte Carlo estimate, side by side.
 
 use std::fmt::Write;
 
@@ -24,7 +24,7 @@ pub struct Theory {
     pub shannon_var_approx: f64,
     /// `log n − log Γ(q+1)/(q−1)` (see `simplex::renyi_approx` for q = 0, 1, ∞).
     pub renyi_mean_approx: f64,
-    /// The document's variance approximation, when there is one.
+    /// Su's (2026) variance approximation, when there is one.
     pub renyi_var_approx: Option<f64>,
     /// The Monte Carlo estimate.
     pub monte_carlo: MonteCarlo,
@@ -134,8 +134,8 @@ pub fn render_table(t: &Theory) -> String {
     }
     let _ = writeln!(
         out,
-        "\nexact: E[H] = ψ(n+1) − ψ(2), Var[H] from the Dirichlet(1,…,1) moments; approximations: the seed \
-         document's\nlog n − (1 − γ), (π²/3 − 3)/n, log n − log Γ(q+1)/(q−1) and its variance formula; \"off\": more \
+        "\nexact: E[H] = ψ(n+1) − ψ(2), Var[H] from the Dirichlet(1,…,1) moments; approximations (Su 2026,\n\
+         docs/metrics.md §3): log n − (1 − γ), (π²/3 − 3)/n, log n − log Γ(q+1)/(q−1) and its variance formula; \"off\": more \
          than 3 s.e. from the Monte Carlo."
     );
     out

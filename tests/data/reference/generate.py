@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generates svdiag's NumPy reference fixtures (an independent implementation of SCIENCE.md §2).
+"""Generates svdiag's NumPy reference fixtures (an independent implementation of docs/metrics.md §2).
 
 Writes, next to this script:
   reference.safetensors   small seeded matrices in F64/F32/F16/BF16 (plus tensors that must be skipped)
@@ -62,7 +62,7 @@ def with_spectrum(rng, m, n, s):
 
 
 def metrics(w64, normalization, q):
-    """SCIENCE.md §2, written directly in NumPy f64."""
+    """docs/metrics.md §2, written directly in NumPy f64."""
     s = np.linalg.svd(w64, compute_uv=False)
     l12 = float(np.sum(np.linalg.norm(w64, axis=0)))
     return s, metrics_from_singular_values(s, w64.shape, l12, normalization, q)

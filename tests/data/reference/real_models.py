@@ -4,7 +4,7 @@
   python3 tests/data/reference/real_models.py [MODELS_DIR]      (default /tmp/svdiag-models)
 
 Reads each safetensors file with its own minimal reader (header JSON + np.frombuffer; independent of
-svdiag), computes every SCIENCE.md §2 metric with the functions of generate.py for a few settings, and
+svdiag), computes every docs/metrics.md §2 metric with the functions of generate.py for a few settings, and
 writes real_models.json (committed), recording NumPy's version and each file's sha256.
 """
 import hashlib

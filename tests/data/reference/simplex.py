@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """SciPy reference values for svdiag's special functions and random-simplex entropy moments
-(SCIENCE.md §3), written to simplex.json.
+(docs/metrics.md §3), written to simplex.json.
 
   python3 tests/data/reference/simplex.py
 
 Exact Shannon moments use SciPy's digamma/polygamma in the Dirichlet formulas; the Rényi values are
-the seed document's approximations computed with SciPy's gammaln; a NumPy Monte Carlo (seeded) gives
+Su's (2026) mean-field approximations computed with SciPy's gammaln; a NumPy Monte Carlo (seeded) gives
 an independent check of the exact variance.
 """
 import json

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference values for the HTSR metrics (SCIENCE.md §5) from WeightWatcher itself.
+"""Reference values for the HTSR metrics (docs/metrics.md §5) from WeightWatcher itself.
 
   python3 weightwatcher_reference.py      (needs torch, safetensors and weightwatcher==0.7.7)
 

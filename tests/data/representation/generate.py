@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference values for `svdiag repr` (SCIENCE.md §6), from NumPy f64 directly and from the
+"""Reference values for `svdiag repr` (docs/metrics.md §10), from NumPy f64 directly and from the
 vendi-score package.
 
   python3 generate.py        (needs numpy, scipy, scikit-learn and vendi-score==0.0.3)

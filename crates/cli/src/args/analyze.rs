@@ -25,6 +25,9 @@ their shard indexes). F64/F32/F16/BF16 tensors are widened to f64; 0-D/1-D tenso
 tensors and matrices with a dimension below 2 are listed as skipped with the reason.
 Tensors with more than 2 axes are analyzed as [d0, d1*d2*...].
 
+Metrics, baselines, diagnoses and their thresholds, defined with their sources: docs/metrics.md
+in the svdiag repository.
+
 Exit codes: 0 all matrices analyzed; 1 some tensors failed (listed); 2 nothing analyzed (bad
 arguments, unreadable or invalid input, filter matching nothing).")]
 pub struct AnalyzeArgs {

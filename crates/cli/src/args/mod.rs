@@ -19,7 +19,7 @@ pub use tools::{AblateArgs, InspectArgs, ReprArgs, TheoryArgs};
 #[derive(Debug, Parser)]
 #[command(name = "svdiag", version, about, long_about = None, propagate_version = true)]
 #[command(
-    after_help = "Exit codes: 0 all matrices analyzed; 1 some tensors failed; 2 nothing analyzed (bad arguments or input); 3 (trend, watch) alerts fired."
+    after_help = "Exit codes: 0 all matrices analyzed; 1 some tensors failed; 2 nothing analyzed (bad arguments or input); 3 (trend, watch) alerts fired.\n\nEvery metric, baseline, diagnosis and threshold, with its definition and its source: docs/metrics.md in the svdiag repository."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -34,7 +34,7 @@ pub enum Command {
     /// computing anything.
     Inspect(InspectArgs),
     /// Where the entropy of a uniformly random distribution on n points lies: exact values, the
-    /// seed document's approximations, and a Monte Carlo estimate.
+    /// mean-field approximations of Su (2026), and a Monte Carlo estimate.
     Theory(TheoryArgs),
     /// Write a copy of a safetensors checkpoint with one decile of singular values removed from the
     /// selected matrices (the others copied byte for byte), for perplexity studies.

@@ -1,4 +1,4 @@
-//! FARMS (fixed-aspect-ratio matrix subsampling; related-papers file, SCIENCE.md §5): the
+//! FARMS (fixed-aspect-ratio matrix subsampling; Hu et al. 2025, docs/metrics.md §5): the
 //! heavy-tail exponent of a matrix without the bias its aspect ratio puts on `alpha`.
 //!
 //! The ESD of an `m × n` matrix depends on `n/m` as much as on training. FARMS instead pools the

@@ -1,4 +1,4 @@
-//! Heavy-tail self-regularization metrics (SCIENCE.md §5), computed as WeightWatcher 0.7.7 computes
+//! Heavy-tail self-regularization metrics (docs/metrics.md §5), computed as WeightWatcher 0.7.7 computes
 //! them by default, so that its users get the same numbers.
 //!
 //! The ESD is `λ_i = σ_i²` (no `1/N` factor). The power-law fit takes the eigenvalues above

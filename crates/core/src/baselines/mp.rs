@@ -1,4 +1,4 @@
-//! The random-matrix baseline (SCIENCE.md §4): a Marchenko–Pastur fit of the bulk, outliers at both
+//! The random-matrix baseline (docs/metrics.md §4): a Marchenko–Pastur fit of the bulk, outliers at both
 //! ends with a Tracy–Widom margin, the fit's goodness, and the `kl_uniform` a Gaussian matrix of the
 //! same shape would have.
 //!

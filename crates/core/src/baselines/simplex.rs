@@ -1,5 +1,5 @@
 //! Where should the entropy be? The entropy of a uniformly random point of the probability simplex
-//! (`SCIENCE.md` §3, seed document 000): exact moments, the document's approximations, and a Monte
+//! (docs/metrics.md §3; Su 2026): exact moments, Su's mean-field approximations, and a Monte
 //! Carlo estimate (normalized Exp(1) draws).
 
 use rand_chacha::ChaCha8Rng;
@@ -25,7 +25,7 @@ pub fn shannon_moments(n: usize) -> (f64, f64) {
     (mean, (second - mean * mean).max(0.0))
 }
 
-/// The document's mean-field approximations of the mean and variance of the Rényi-`q` entropy
+/// Su's (2026) mean-field approximations of the mean and variance of the Rényi-`q` entropy
 /// (`q = 1`: Shannon): `E[H_q] ≈ log n − log Γ(q+1)/(q−1)`,
 /// `Var[H_q] ≈ (1/n)·[Γ(2q+1)/((q−1)²Γ(q+1)²) − (q²+1)/(q−1)²]` (`q → 1`: `(π²/3 − 3)/n`).
 /// `q = 0` is exact (`log n`, no variance). For `q = ∞` the formula diverges; the mean given is

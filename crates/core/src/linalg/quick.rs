@@ -1,5 +1,5 @@
 //! The quick path (`--quick`): the metrics that need no eigen-decomposition, for monitoring every
-//! few steps (SCIENCE.md §2 "cheap paths"): `frobenius_norm` and `l12_norm` from the entries,
+//! few steps (docs/metrics.md §2 "cheap paths"): `frobenius_norm` and `l12_norm` from the entries,
 //! `spectral_norm` by Lanczos on `WᵀW` to convergence, `stable_rank` from
 //! both, and the `energy`-normalized Rényi-2 entropy exactly from `Σσ⁴ = ‖WᵀW‖_F²` (one Gram
 //! product on the smaller side).
