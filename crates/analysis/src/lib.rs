@@ -32,4 +32,4 @@ pub use diagnose::{DepthPoint, Diagnoses, Diagnosis, PruningCandidate, Threshold
 pub use options::{AnalysisOptions, ApproxMode, Method, QUICK_TOLERANCE};
 pub use plan::{matrix_shape, FileSummary, Gate, InputSummary, Plan, PlanError, Skipped, Task};
 pub use record::{matrix_key, Failed, MatrixRecord};
-pub use run::{analyze, analyze_with_store, Analysis, NoProgress, Progress};
+pub use run::{analyze, analyze_with_store, Analysis, NoProgress, Progress, CANCELLED};

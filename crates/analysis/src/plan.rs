@@ -89,9 +89,9 @@ pub struct InputSummary {
 }
 
 /// Every input opened and validated; every tensor classified.
-pub struct Plan {
-    /// The opened files.
-    pub sources: Vec<Box<dyn TensorSource>>,
+pub struct Plan<'a> {
+    /// The opened files, or tensors in memory (borrowed for `'a`).
+    pub sources: Vec<Box<dyn TensorSource + 'a>>,
     /// The inputs as given.
     pub inputs: Vec<InputSummary>,
     /// Matrices to analyze.
@@ -106,7 +106,7 @@ pub struct Plan {
     pub filter: Option<String>,
 }
 
-impl Plan {
+impl Plan<'static> {
     /// Resolves and opens every input, then classifies every tensor. Any unreadable or invalid
     /// file stops the plan: a checkpoint that is partly corrupt is not silently half-analyzed.
     pub fn new(paths: &[PathBuf], filter: Option<&Regex>) -> Result<Self, PlanError> {
@@ -142,6 +142,32 @@ impl Plan {
             });
         }
 
+        Plan::classify(sources, inputs_out, warnings, filter)
+    }
+}
+
+impl<'a> Plan<'a> {
+    /// A plan over sources that are already open (e.g. tensors held in memory by a caller), described
+    /// by `inputs`.
+    pub fn from_sources(
+        sources: Vec<Box<dyn TensorSource + 'a>>,
+        inputs: Vec<InputSummary>,
+        filter: Option<&Regex>,
+    ) -> Result<Self, PlanError> {
+        if sources.is_empty() {
+            return Err(PlanError::NoInput);
+        }
+        Self::classify(sources, inputs, Vec::new(), filter)
+    }
+
+    /// Classifies every tensor of the sources: a matrix task, skipped with its reason, or left out
+    /// by the filter.
+    fn classify(
+        sources: Vec<Box<dyn TensorSource + 'a>>,
+        inputs_out: Vec<InputSummary>,
+        mut warnings: Vec<String>,
+        filter: Option<&Regex>,
+    ) -> Result<Self, PlanError> {
         let mut tasks = Vec::new();
         let mut skipped = Vec::new();
         let mut filtered_out = 0;

@@ -16,7 +16,15 @@ pub trait Progress: Sync {
     fn start(&self, _matrices: usize, _bytes: u64) {}
     /// After each matrix (analyzed or failed), with its stored size.
     fn advance(&self, _bytes: u64) {}
+    /// Asked before each matrix: true stops the run (the matrices not yet started are reported as
+    /// failed with [`CANCELLED`]; a caller that cancels discards the analysis).
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
+
+/// The error of a matrix that was not started because the run was cancelled.
+pub const CANCELLED: &str = "not analyzed: the run was cancelled";
 
 /// Reports nothing.
 pub struct NoProgress;
@@ -68,6 +76,13 @@ pub fn analyze_with_store(
     order.sort_by_key(|t| std::cmp::Reverse(t.rows.saturating_mul(t.cols)));
     progress.start(order.len(), plan.task_bytes());
     let results = in_parallel(&order, options.threads, |task| {
+        if progress.cancelled() {
+            return Err(failed(
+                plan.info(task),
+                &plan.sources[task.source].path().display().to_string(),
+                CANCELLED.into(),
+            ));
+        }
         let out = analyze_one(plan, task, options, store, &reused);
         plan.sources[task.source].release(task.tensor);
         progress.advance(plan.info(task).byte_len as u64);

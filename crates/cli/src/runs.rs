@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
@@ -128,7 +127,7 @@ fn render_trend(t: &Trend, format: Format, metric: &str, options: &AnalysisOptio
 }
 
 /// `svdiag trend`.
-pub fn run_trend(args: TrendArgs) -> anyhow::Result<ExitCode> {
+pub fn run_trend(args: TrendArgs) -> anyhow::Result<u8> {
     let format = output_format(args.out.format, args.out.output.as_deref());
     let mut run = runs::discover(&args.paths)?;
     let mut session = Session::new(&args.settings)?;
@@ -169,13 +168,13 @@ pub fn run_trend(args: TrendArgs) -> anyhow::Result<ExitCode> {
     Ok(exit_code(&trend, !bad.is_empty()))
 }
 
-fn exit_code(t: &Trend, checkpoint_failed: bool) -> ExitCode {
+fn exit_code(t: &Trend, checkpoint_failed: bool) -> u8 {
     if !t.alerts.is_empty() {
-        ExitCode::from(ALERT_EXIT)
+        ALERT_EXIT
     } else if checkpoint_failed || !t.failed.is_empty() {
-        ExitCode::from(1)
+        1
     } else {
-        ExitCode::SUCCESS
+        0
     }
 }
 
@@ -206,7 +205,7 @@ fn snapshot(path: &Path) -> Snapshot {
 }
 
 /// `svdiag watch`.
-pub fn run_watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
+pub fn run_watch(args: WatchArgs) -> anyhow::Result<u8> {
     if !args.run_dir.is_dir() {
         anyhow::bail!("{} is not a directory", args.run_dir.display());
     }
@@ -323,16 +322,16 @@ fn alert_key(a: &Alert) -> (String, String, String, u64) {
     (a.kind.to_string(), a.matrix.clone(), a.metric.clone(), a.to_step)
 }
 
-fn watch_exit(session: &Session, any_alert: bool, any_failed: bool) -> ExitCode {
+fn watch_exit(session: &Session, any_alert: bool, any_failed: bool) -> u8 {
     if !session.quiet {
         eprint!("{}", session.summary());
     }
     if any_alert {
-        ExitCode::from(ALERT_EXIT)
+        ALERT_EXIT
     } else if any_failed {
-        ExitCode::from(1)
+        1
     } else {
-        ExitCode::SUCCESS
+        0
     }
 }
 
@@ -370,7 +369,7 @@ fn side(path: &Path, step: Option<u64>) -> anyhow::Result<Side> {
 }
 
 /// `svdiag compare`.
-pub fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+pub fn run_compare(args: CompareArgs) -> anyhow::Result<u8> {
     let format = output_format(args.out.format, args.out.output.as_deref());
     let (a, b) = (side(&args.a, args.step)?, side(&args.b, args.step)?);
     let mut session = Session::new(&args.settings)?;
@@ -401,11 +400,11 @@ pub fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         }
         eprint!("{}", session.summary());
     }
-    Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if failed.is_empty() { 0 } else { 1 })
 }
 
 /// `svdiag delta`.
-pub fn run_delta(args: DeltaArgs) -> anyhow::Result<ExitCode> {
+pub fn run_delta(args: DeltaArgs) -> anyhow::Result<u8> {
     let format = output_format(args.out.format, args.out.output.as_deref());
     let session = Session::new(&args.settings)?;
     let mut options = session.options.clone();
@@ -439,5 +438,5 @@ pub fn run_delta(args: DeltaArgs) -> anyhow::Result<ExitCode> {
             eprintln!("FAILED {} ({}): {}", f.name, f.file, f.error);
         }
     }
-    Ok(if delta.analysis.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if delta.analysis.failed.is_empty() { 0 } else { 1 })
 }

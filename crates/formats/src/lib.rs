@@ -14,6 +14,7 @@ mod archive;
 pub mod error;
 pub mod gguf;
 pub mod inputs;
+pub mod memory;
 mod mmap;
 pub mod npy;
 pub mod onnx;

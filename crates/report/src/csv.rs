@@ -8,37 +8,13 @@
 
 use svdiag_analysis::Analysis;
 
-const IDENTITY: [&str; 12] =
-    ["name", "file", "dtype", "shape", "rows", "cols", "reshaped", "gate", "role", "layer", "normalization", "q"];
-
-/// Renders the matrices as CSV (header line included).
+/// Renders the matrices as CSV (header line included): the cells of [`crate::columns::columns`].
 pub fn render(analysis: &Analysis) -> String {
     let mut w = writer();
-    let fields: Vec<&str> = crate::metric_fields().collect();
-    let header: Vec<&str> = IDENTITY.iter().chain(fields.iter()).copied().chain(["route", "diagnoses"]).collect();
-    w.write_record(&header).expect("write to memory");
-    let opts = analysis.options.metrics;
-    for r in &analysis.matrices {
-        let mut row: Vec<String> = vec![
-            r.name.clone(),
-            r.file.clone(),
-            r.dtype.to_string(),
-            r.shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("x"),
-            r.matrix_shape[0].to_string(),
-            r.matrix_shape[1].to_string(),
-            r.reshaped.to_string(),
-            r.gate.unwrap_or_default().to_string(),
-            r.identity.role.name().to_string(),
-            r.identity.layer.map(|l| l.to_string()).unwrap_or_default(),
-            opts.normalization.to_string(),
-            opts.q.to_string(),
-        ];
-        row.extend(fields.iter().map(|f| cell(r.metrics.get(f), f)));
-        row.push(r.route.map(|x| x.name()).unwrap_or_default().to_string());
-        let kinds: Vec<&str> =
-            analysis.diagnoses.matrices.iter().filter(|d| d.subject == r.name).map(|d| d.kind).collect();
-        row.push(kinds.join(";"));
-        w.write_record(&row).expect("write to memory");
+    let columns = crate::columns::columns(analysis);
+    w.write_record(columns.iter().map(|c| c.name)).expect("write to memory");
+    for i in 0..analysis.matrices.len() {
+        w.write_record(columns.iter().map(|c| c.values.cell(i))).expect("write to memory");
     }
     finish(w)
 }
@@ -53,13 +29,11 @@ pub(crate) fn finish(w: ::csv::Writer<Vec<u8>>) -> String {
     String::from_utf8(w.into_inner().expect("flush to memory")).expect("CSV of UTF-8 fields is UTF-8")
 }
 
-/// One metric value as a CSV cell: `inf`, an integer for counts, the shortest exact decimal
-/// otherwise, empty when undefined.
+/// One metric value as a CSV cell: an integer for counts, else a real (see [`crate::columns`]).
 pub(crate) fn cell(v: Option<f64>, field: &str) -> String {
-    match v {
-        Some(v) if v.is_infinite() => "inf".to_string(),
-        Some(v) if crate::is_count(field) => format!("{}", v as u64),
-        Some(v) => format!("{v:?}"),
-        None => String::new(),
+    if crate::is_count(field) && v.is_some_and(f64::is_finite) {
+        crate::columns::int_cell(v.map(|x| x as u64))
+    } else {
+        crate::columns::float_cell(v)
     }
 }

@@ -28,7 +28,7 @@ struct Row<'a> {
     skip_reason: Option<String>,
 }
 
-fn rows(plan: &Plan) -> Vec<Row<'_>> {
+fn rows<'p>(plan: &'p Plan<'_>) -> Vec<Row<'p>> {
     let mut out = Vec::new();
     for source in &plan.sources {
         for info in source.tensors() {

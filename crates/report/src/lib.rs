@@ -6,6 +6,7 @@
 //! snapshot-tested and is byte-identical across runs.
 #![deny(missing_docs)]
 
+pub mod columns;
 pub mod csv;
 pub mod inspect;
 pub mod json;

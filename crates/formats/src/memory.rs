@@ -1,0 +1,95 @@
+//! Tensors a caller already holds in memory (e.g. NumPy arrays or torch tensors passed from
+//! Python), served as borrowed byte slices: nothing is copied, and the slices are checked against
+//! their dtype and shape exactly as a file's header is.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+use svdiag_core::Dtype;
+
+use crate::{FormatError, TensorData, TensorInfo, TensorSource};
+
+/// One tensor in memory: little-endian, row-major (C order) elements of `dtype`.
+#[derive(Debug, Clone)]
+pub struct MemoryTensor<'a> {
+    /// Its name (a state dict's key).
+    pub name: String,
+    /// Storage dtype.
+    pub dtype: Dtype,
+    /// Shape, row-major.
+    pub shape: Vec<usize>,
+    /// The elements, exactly `numel(shape) × dtype.size()` bytes.
+    pub bytes: &'a [u8],
+}
+
+/// A set of tensors in memory, named `label` where a file would be named.
+#[derive(Debug)]
+pub struct MemorySource<'a> {
+    label: PathBuf,
+    tensors: Vec<TensorInfo>,
+    data: Vec<&'a [u8]>,
+}
+
+impl<'a> MemorySource<'a> {
+    /// Checks every tensor's byte length against its shape and dtype (a dtype without a fixed
+    /// element size is refused) and wraps them.
+    pub fn new(label: &str, tensors: Vec<MemoryTensor<'a>>) -> Result<Self, FormatError> {
+        let mut infos = Vec::with_capacity(tensors.len());
+        let mut data = Vec::with_capacity(tensors.len());
+        for t in tensors {
+            let bad = |reason: String| FormatError::Tensor { path: PathBuf::from(label), name: t.name.clone(), reason };
+            let expected = match (svdiag_core::numel(&t.shape), t.dtype.size()) {
+                (Some(n), Some(size)) => n.checked_mul(size),
+                (None, _) => return Err(bad(format!("shape {:?} has more elements than memory can hold", t.shape))),
+                (_, None) if !t.dtype.is_real() => Some(t.bytes.len()), // listed and skipped like in a file
+                (_, None) => return Err(bad(format!("dtype {} has no fixed element size in memory", t.dtype))),
+            };
+            if expected != Some(t.bytes.len()) {
+                return Err(bad(format!(
+                    "{} bytes cannot hold a {:?} tensor of {} ({} bytes expected)",
+                    t.bytes.len(),
+                    t.shape,
+                    t.dtype,
+                    expected.map_or("more".to_string(), |e| e.to_string())
+                )));
+            }
+            infos.push(TensorInfo { name: t.name, dtype: t.dtype, shape: t.shape, byte_len: t.bytes.len() });
+            data.push(t.bytes);
+        }
+        Ok(Self { label: PathBuf::from(label), tensors: infos, data })
+    }
+}
+
+impl TensorSource for MemorySource<'_> {
+    fn path(&self) -> &Path {
+        &self.label
+    }
+    fn format(&self) -> &'static str {
+        "memory"
+    }
+    fn tensors(&self) -> &[TensorInfo] {
+        &self.tensors
+    }
+    fn read(&self, index: usize) -> Result<TensorData<'_>, FormatError> {
+        Ok(TensorData::Bytes(Cow::Borrowed(self.data[index])))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_lengths_are_checked_against_shape_and_dtype() {
+        let bytes = [0u8; 24];
+        let ok = MemoryTensor { name: "w".into(), dtype: Dtype::F32, shape: vec![2, 3], bytes: &bytes };
+        let src = MemorySource::new("<memory>", vec![ok.clone()]).unwrap();
+        assert_eq!(src.tensors()[0].byte_len, 24);
+        assert!(matches!(src.read(0).unwrap(), TensorData::Bytes(b) if b.len() == 24));
+        let short = MemoryTensor { shape: vec![2, 4], ..ok.clone() };
+        let e = MemorySource::new("<memory>", vec![short]).unwrap_err().to_string();
+        assert_eq!(e, "<memory>: tensor 'w': 24 bytes cannot hold a [2, 4] tensor of F32 (32 bytes expected)");
+        let huge = MemoryTensor { shape: vec![usize::MAX, 2], ..ok };
+        assert!(MemorySource::new("<memory>", vec![huge]).unwrap_err().to_string().contains("more elements"));
+    }
+}
