@@ -29,6 +29,7 @@ pub mod trend;
 
 pub use diagnose::{DepthPoint, Diagnoses, Diagnosis, PruningCandidate, Thresholds};
 
+pub use measure::{measure_bytes, Measured};
 pub use options::{AnalysisOptions, ApproxMode, Method, QUICK_TOLERANCE};
 pub use plan::{matrix_shape, FileSummary, Gate, InputSummary, Plan, PlanError, Skipped, Task};
 pub use record::{matrix_key, Failed, MatrixRecord};

@@ -9,15 +9,20 @@ use svdiag_formats::TensorInfo;
 use crate::options::{AnalysisOptions, ApproxMode, Method, QUICK_TOLERANCE};
 use crate::plan::Task;
 use crate::record::MatrixRecord;
-use crate::stored::Stored;
+use crate::stored::{Stored, StoredValues};
 
 /// What [`measure`] finds for one matrix.
-pub(crate) struct Measured {
-    pub(crate) metrics: Metrics,
-    pub(crate) spectrum: Option<Spectrum>,
-    pub(crate) route: Option<Route>,
-    pub(crate) route_reason: Option<String>,
-    pub(crate) approx: Option<svdiag_core::linalg::slq::Approx>,
+pub struct Measured {
+    /// The metrics.
+    pub metrics: Metrics,
+    /// The singular values (exact modes).
+    pub spectrum: Option<Spectrum>,
+    /// How they were computed (exact modes).
+    pub route: Option<Route>,
+    /// Why the Gram route's guard refined or fell back.
+    pub route_reason: Option<String>,
+    /// The SLQ estimates (`--approx`, where used).
+    pub approx: Option<svdiag_core::linalg::slq::Approx>,
 }
 
 impl Measured {
@@ -115,6 +120,25 @@ pub(crate) fn measure(
         }
     }
     Ok(Measured { metrics, spectrum, route, route_reason, approx })
+}
+
+/// One `rows × cols` matrix given as its stored bytes (little-endian, row-major `dtype` elements),
+/// measured exactly as [`crate::analyze`] measures each matrix of a checkpoint (no result store).
+pub fn measure_bytes(
+    bytes: &[u8],
+    dtype: Dtype,
+    rows: usize,
+    cols: usize,
+    options: &AnalysisOptions,
+) -> Result<Measured, CoreError> {
+    let size = dtype.size().ok_or(CoreError::NotFloat(dtype))?;
+    let expected = rows.checked_mul(cols).and_then(|n| n.checked_mul(size));
+    if expected != Some(bytes.len()) {
+        let expected = expected.unwrap_or(usize::MAX);
+        return Err(CoreError::ByteLength { len: bytes.len(), expected, rows, cols, dtype });
+    }
+    let src = Stored { values: StoredValues::Bytes(bytes, dtype, size), rows, cols, first_row: 0 };
+    measure(&src, dtype, options, None, &AtomicUsize::new(0))
 }
 
 /// The matrix widened to f64, computed on first use and kept for the other uses.

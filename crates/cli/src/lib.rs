@@ -86,44 +86,90 @@ where
     }
 }
 
+/// What `svdiag analyze`'s flags decide besides the inputs and the output: the analysis options, the
+/// tensor filter, the reading options, and whether stacked recurrent weights are split into gates.
+/// The command line and the Python package build it the same way.
+pub struct AnalyzeSettings {
+    /// The analysis options.
+    pub options: AnalysisOptions,
+    /// `--filter`.
+    pub filter: Option<regex::Regex>,
+    /// `--allow-global`.
+    pub read: ReadOptions,
+    /// `--split-gates`.
+    pub split_gates: bool,
+}
+
+impl AnalyzeSettings {
+    /// From `svdiag analyze`'s flags alone (no paths, no output flags), through the command line's
+    /// own parser: the same validation and the same messages (the first line of clap's).
+    pub fn from_flags(flags: &[String]) -> Result<Self, String> {
+        // a placeholder input, which is never opened: the callers bring their own sources
+        let argv = ["svdiag", "analyze", "-"].into_iter().map(String::from).chain(flags.iter().cloned());
+        match Cli::try_parse_from(argv) {
+            Ok(Cli { command: Command::Analyze(args) }) => Self::from_args(&args).map_err(|e| format!("{e:#}")),
+            Ok(_) => Err("not the flags of svdiag analyze".into()),
+            Err(e) => {
+                let text = e.render().to_string();
+                let first = text.lines().next().unwrap_or_default();
+                Err(first.strip_prefix("error: ").unwrap_or(first).to_string())
+            }
+        }
+    }
+
+    fn from_args(args: &AnalyzeArgs) -> anyhow::Result<Self> {
+        let filter = args.filter.as_deref().map(regex::Regex::new).transpose().context("invalid --filter pattern")?;
+        let read = ReadOptions { allow_globals: args.allow_global.clone() };
+        let options = AnalysisOptions {
+            metrics: svdiag_core::MetricOptions { normalization: args.normalization, q: args.q },
+            keep_spectrum: args.spectrum,
+            threads: args.threads,
+            quick: args.quick,
+            method: args.method,
+            polar: args.polar,
+            approx: args.approx.as_deref().map(|when| {
+                let mode = if when == "always" {
+                    svdiag_analysis::ApproxMode::Always
+                } else {
+                    svdiag_analysis::ApproxMode::Auto
+                };
+                let o = svdiag_core::linalg::slq::SlqOptions {
+                    probes: args.approx_probes,
+                    seed: args.approx_seed,
+                    ..Default::default()
+                };
+                (mode, o)
+            }),
+            farms: args.farms.then_some(svdiag_core::baselines::farms::FarmsParams {
+                window: args.farms_window,
+                ratio: args.farms_ratio,
+                overlap: args.farms_overlap,
+            }),
+            thresholds: {
+                let mut t = svdiag_analysis::Thresholds::default();
+                for a in &args.thresholds {
+                    t.set(a).map_err(anyhow::Error::msg)?;
+                }
+                t
+            },
+        };
+        Ok(Self { options, filter, read, split_gates: args.split_gates })
+    }
+
+    /// Adds the gate matrices to `plan` when asked for (with a warning when there are none).
+    pub fn prepare(&self, plan: &mut Plan<'_>) {
+        if self.split_gates && plan.split_gates() == 0 {
+            plan.warnings.push("--split-gates: no stacked LSTM/GRU weights (weight_ih*/weight_hh* pairs) found".into());
+        }
+    }
+}
+
 fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<u8> {
     let format = output::output_format(args.format, args.output.as_deref());
-    let filter = args.filter.as_deref().map(regex::Regex::new).transpose().context("invalid --filter pattern")?;
-    let read = ReadOptions { allow_globals: args.allow_global.clone() };
-    let mut plan = Plan::with_options(&args.paths, filter.as_ref(), &read)?;
-    if args.split_gates && plan.split_gates() == 0 {
-        plan.warnings.push("--split-gates: no stacked LSTM/GRU weights (weight_ih*/weight_hh* pairs) found".into());
-    }
-    let options = AnalysisOptions {
-        metrics: svdiag_core::MetricOptions { normalization: args.normalization, q: args.q },
-        keep_spectrum: args.spectrum,
-        threads: args.threads,
-        quick: args.quick,
-        method: args.method,
-        polar: args.polar,
-        approx: args.approx.as_deref().map(|when| {
-            let mode =
-                if when == "always" { svdiag_analysis::ApproxMode::Always } else { svdiag_analysis::ApproxMode::Auto };
-            let o = svdiag_core::linalg::slq::SlqOptions {
-                probes: args.approx_probes,
-                seed: args.approx_seed,
-                ..Default::default()
-            };
-            (mode, o)
-        }),
-        farms: args.farms.then_some(svdiag_core::baselines::farms::FarmsParams {
-            window: args.farms_window,
-            ratio: args.farms_ratio,
-            overlap: args.farms_overlap,
-        }),
-        thresholds: {
-            let mut t = svdiag_analysis::Thresholds::default();
-            for a in &args.thresholds {
-                t.set(a).map_err(anyhow::Error::msg)?;
-            }
-            t
-        },
-    };
+    let settings = AnalyzeSettings::from_args(&args)?;
+    let mut plan = Plan::with_options(&args.paths, settings.filter.as_ref(), &settings.read)?;
+    settings.prepare(&mut plan);
+    let options = settings.options;
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let progress = progress::Bar::new(show_progress);
     let analysis = analyze(&plan, &options, &progress);

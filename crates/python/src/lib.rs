@@ -1,0 +1,386 @@
+//! `svdiag._native`: the thin PyO3 layer of the svdiag Python package.
+//!
+//! Each function extracts its arguments while holding the GIL (tensors arrive as zero-copy `uint8`
+//! NumPy views of their storage, with a dtype tag and a shape), runs svdiag's crates with the GIL
+//! released (`Python::detach`), and converts the result. Nothing here computes a metric, a guard
+//! or a diagnosis: options come from the command line's own parser
+//! ([`svdiag_cli::AnalyzeSettings::from_flags`]), analyses from `svdiag-analysis`, the JSON document
+//! and the per-matrix columns from `svdiag-report`. The public API is the Python package around it.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use numpy::{PyArray1, PyReadonlyArray1};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+use svdiag_analysis::{analyze, Analysis, FileSummary, InputSummary, Plan, PlanError, Progress};
+use svdiag_cli::AnalyzeSettings;
+use svdiag_core::{CoreError, Dtype, Spectrum};
+use svdiag_formats::memory::{MemorySource, MemoryTensor};
+use svdiag_formats::FormatError;
+use svdiag_report::columns::Values;
+
+/// The exception classes, defined in Python (`svdiag/exceptions.py`) so that each can also derive
+/// from the matching builtin (`FileNotFoundError`, `ValueError`, …).
+mod exceptions {
+    pyo3::import_exception!(svdiag.exceptions, CheckpointNotFoundError);
+    pyo3::import_exception!(svdiag.exceptions, CheckpointReadError);
+    pyo3::import_exception!(svdiag.exceptions, InvalidCheckpointError);
+    pyo3::import_exception!(svdiag.exceptions, UnsupportedFormatError);
+    pyo3::import_exception!(svdiag.exceptions, InvalidTensorError);
+    pyo3::import_exception!(svdiag.exceptions, FilterMatchesNothingError);
+    pyo3::import_exception!(svdiag.exceptions, InvalidOptionError);
+    pyo3::import_exception!(svdiag.exceptions, NonFiniteError);
+    pyo3::import_exception!(svdiag.exceptions, UnsupportedDtypeError);
+    pyo3::import_exception!(svdiag.exceptions, SvdiagMemoryError);
+    pyo3::import_exception!(svdiag.exceptions, ConvergenceError);
+}
+use exceptions::*;
+
+/// The Python exception of a reader's error (one class per kind, same message as the CLI).
+fn format_error(e: &FormatError) -> PyErr {
+    let msg = e.to_string();
+    match e {
+        FormatError::NoCheckpoint { .. } => CheckpointNotFoundError::new_err(msg),
+        FormatError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            CheckpointNotFoundError::new_err(format!("{msg}: {source}"))
+        }
+        FormatError::Io { source, .. } => CheckpointReadError::new_err(format!("{msg}: {source}")),
+        FormatError::Invalid { .. } | FormatError::Index { .. } => InvalidCheckpointError::new_err(msg),
+        FormatError::Unsupported { .. } => UnsupportedFormatError::new_err(msg),
+        FormatError::Tensor { .. } => InvalidTensorError::new_err(msg),
+        _ => InvalidCheckpointError::new_err(msg),
+    }
+}
+
+fn plan_error(e: &PlanError) -> PyErr {
+    match e {
+        PlanError::Format(f) => format_error(f),
+        PlanError::FilterMatchesNothing { .. } => FilterMatchesNothingError::new_err(e.to_string()),
+        _ => InvalidOptionError::new_err(e.to_string()),
+    }
+}
+
+fn core_error(e: &CoreError) -> PyErr {
+    let msg = e.to_string();
+    match e {
+        CoreError::NonFinite { .. } => NonFiniteError::new_err(msg),
+        CoreError::NotFloat(_) | CoreError::ByteLength { .. } => UnsupportedDtypeError::new_err(msg),
+        CoreError::OutOfMemory { .. } => SvdiagMemoryError::new_err(msg),
+        CoreError::NoConvergence { .. } => ConvergenceError::new_err(msg),
+        _ => ConvergenceError::new_err(msg),
+    }
+}
+
+/// A dtype tag as the Python layer spells it (safetensors' names).
+fn dtype(tag: &str) -> PyResult<Dtype> {
+    Ok(match tag {
+        "F64" => Dtype::F64,
+        "F32" => Dtype::F32,
+        "F16" => Dtype::F16,
+        "BF16" => Dtype::BF16,
+        // kept by name so that the tensor is listed as skipped with its reason, as from a file
+        "I64" => Dtype::Other("I64"),
+        "I32" => Dtype::Other("I32"),
+        "I16" => Dtype::Other("I16"),
+        "I8" => Dtype::Other("I8"),
+        "U8" => Dtype::Other("U8"),
+        "BOOL" => Dtype::Other("BOOL"),
+        other => return Err(UnsupportedDtypeError::new_err(format!("dtype {other} is not supported"))),
+    })
+}
+
+/// Counts for the progress display and the flag that stops the run (Ctrl-C, or a progress callback
+/// that raised).
+#[derive(Default)]
+struct Watch {
+    matrices: AtomicUsize,
+    done: AtomicUsize,
+    bytes: AtomicU64,
+    bytes_done: AtomicU64,
+    cancel: AtomicBool,
+}
+
+impl Progress for Watch {
+    fn start(&self, matrices: usize, bytes: u64) {
+        self.matrices.store(matrices, Ordering::Relaxed);
+        self.bytes.store(bytes, Ordering::Relaxed);
+    }
+    fn advance(&self, bytes: u64) {
+        self.done.fetch_add(1, Ordering::Relaxed);
+        self.bytes_done.fetch_add(bytes, Ordering::Relaxed);
+    }
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs `work` on a worker thread with the GIL released. Every 100 ms it takes the GIL to check
+/// for Ctrl-C (`KeyboardInterrupt`) and to call `progress(done, total, bytes_done, bytes_total)`;
+/// either raising sets the cancel flag (the run stops before its next matrix) and is re-raised once
+/// the worker has returned.
+fn watched<T: Send>(
+    py: Python<'_>,
+    watch: &Watch,
+    progress: Option<&Py<PyAny>>,
+    work: impl FnOnce() -> T + Send,
+) -> PyResult<T> {
+    let mut raised: Option<PyErr> = None;
+    let out = py.detach(|| {
+        std::thread::scope(|s| {
+            let handle = s.spawn(work);
+            let tick = |raised: &mut Option<PyErr>| {
+                Python::attach(|py| {
+                    let report = || -> PyResult<()> {
+                        py.check_signals()?;
+                        if let Some(p) = progress {
+                            let counts = (
+                                watch.done.load(Ordering::Relaxed),
+                                watch.matrices.load(Ordering::Relaxed),
+                                watch.bytes_done.load(Ordering::Relaxed),
+                                watch.bytes.load(Ordering::Relaxed),
+                            );
+                            p.call1(py, counts)?;
+                        }
+                        Ok(())
+                    };
+                    if raised.is_none() {
+                        if let Err(e) = report() {
+                            watch.cancel.store(true, Ordering::Relaxed);
+                            *raised = Some(e);
+                        }
+                    }
+                })
+            };
+            while !handle.is_finished() {
+                std::thread::sleep(Duration::from_millis(100));
+                tick(&mut raised);
+            }
+            tick(&mut raised);
+            handle.join()
+        })
+    });
+    match (raised, out) {
+        (Some(e), _) => Err(e),
+        (None, Ok(v)) => Ok(v),
+        (None, Err(_)) => Err(pyo3::exceptions::PyRuntimeError::new_err("svdiag's worker thread panicked")),
+    }
+}
+
+/// One column of the per-matrix table as `(name, kind, values)`: `kind` tells the Python layer
+/// which DataFrame type to give it (`text`, `opt_text`, `shape`, `int`, `bool`, `float`, `list`).
+fn column<'py>(py: Python<'py>, name: &str, values: &Values) -> PyResult<Bound<'py, PyTuple>> {
+    let (kind, list): (&str, Bound<'py, PyAny>) = match values {
+        Values::Text(v) => ("text", PyList::new(py, v)?.into_any()),
+        Values::OptText(v) => ("opt_text", PyList::new(py, v)?.into_any()),
+        Values::Shape(v) => {
+            ("shape", PyList::new(py, v.iter().map(|s| PyTuple::new(py, s)).collect::<PyResult<Vec<_>>>()?)?.into_any())
+        }
+        Values::Int(v) => ("int", PyList::new(py, v)?.into_any()),
+        Values::Bool(v) => ("bool", PyList::new(py, v)?.into_any()),
+        Values::Float(v) => {
+            ("float", PyArray1::from_vec(py, v.iter().map(|x| x.unwrap_or(f64::NAN)).collect()).into_any())
+        }
+        Values::Order(v) => ("float", PyArray1::from_vec(py, v.iter().map(|q| q.get()).collect()).into_any()),
+        Values::List(v) => {
+            ("list", PyList::new(py, v.iter().map(|l| PyTuple::new(py, l)).collect::<PyResult<Vec<_>>>()?)?.into_any())
+        }
+    };
+    PyTuple::new(py, [name.into_pyobject(py)?.into_any(), kind.into_pyobject(py)?.into_any(), list])
+}
+
+/// An analysis as `(json, columns, failed)`: the document `svdiag analyze --format json` writes, the
+/// per-matrix columns of the CSV in order, and the number of failed matrices.
+fn result<'py>(py: Python<'py>, analysis: &Analysis) -> PyResult<Bound<'py, PyTuple>> {
+    let json = svdiag_report::json::render(analysis);
+    let columns = svdiag_report::columns::columns(analysis)
+        .iter()
+        .map(|c| column(py, c.name, &c.values))
+        .collect::<PyResult<Vec<_>>>()?;
+    PyTuple::new(
+        py,
+        [
+            json.into_pyobject(py)?.into_any(),
+            PyList::new(py, columns)?.into_any(),
+            analysis.failed.len().into_pyobject(py)?.into_any(),
+        ],
+    )
+}
+
+fn settings(flags: &[String]) -> PyResult<AnalyzeSettings> {
+    AnalyzeSettings::from_flags(flags).map_err(InvalidOptionError::new_err)
+}
+
+/// Analyzes checkpoint files or model directories (`paths`), as `svdiag analyze PATHS FLAGS`.
+#[pyfunction]
+#[pyo3(signature = (paths, flags, progress=None))]
+fn analyze_paths<'py>(
+    py: Python<'py>,
+    paths: Vec<PathBuf>,
+    flags: Vec<String>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let settings = settings(&flags)?;
+    let watch = Watch::default();
+    let analysis = watched(py, &watch, progress.as_ref(), || -> Result<Analysis, PlanError> {
+        let mut plan = Plan::with_options(&paths, settings.filter.as_ref(), &settings.read)?;
+        settings.prepare(&mut plan);
+        Ok(analyze(&plan, &settings.options, &watch))
+    })?
+    .map_err(|e| plan_error(&e))?;
+    result(py, &analysis)
+}
+
+/// Analyzes tensors held in memory: `tensors` is a list of `(name, data, dtype, shape)` with `data`
+/// a C-contiguous `uint8` view of the tensor's storage (never copied), named `label` in reports.
+#[pyfunction]
+#[pyo3(signature = (tensors, label, flags, progress=None))]
+fn analyze_tensors<'py>(
+    py: Python<'py>,
+    tensors: Vec<(String, PyReadonlyArray1<'py, u8>, String, Vec<usize>)>,
+    label: String,
+    flags: Vec<String>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let settings = settings(&flags)?;
+    let mut memory = Vec::with_capacity(tensors.len());
+    for (name, data, tag, shape) in &tensors {
+        let bytes = data.as_slice().map_err(|e| PyValueError::new_err(format!("tensor '{name}': {e}")))?;
+        memory.push(MemoryTensor { name: name.clone(), dtype: dtype(tag)?, shape: shape.clone(), bytes });
+    }
+    let n = memory.len();
+    let source = MemorySource::new(&label, memory).map_err(|e| format_error(&e))?;
+    let inputs = vec![InputSummary {
+        path: label.clone(),
+        resolved_as: "tensors in memory".into(),
+        files: vec![FileSummary { path: label.clone(), format: "memory", tensors: n }],
+    }];
+    let watch = Watch::default();
+    let analysis = watched(py, &watch, progress.as_ref(), || -> Result<Analysis, PlanError> {
+        let mut plan = Plan::from_sources(vec![Box::new(source)], inputs, settings.filter.as_ref())?;
+        settings.prepare(&mut plan);
+        Ok(analyze(&plan, &settings.options, &watch))
+    })?
+    .map_err(|e| plan_error(&e))?;
+    result(py, &analysis)
+}
+
+/// One matrix (`rows × cols` elements of `dtype` in `data`, row-major): its singular values (f64),
+/// its metrics by canonical name, the route and the guard's reason, as `analyze` measures it.
+#[pyfunction]
+fn measure<'py>(
+    py: Python<'py>,
+    data: PyReadonlyArray1<'py, u8>,
+    dtype_tag: &str,
+    rows: usize,
+    cols: usize,
+    flags: Vec<String>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let settings = settings(&flags)?;
+    let dtype = dtype(dtype_tag)?;
+    let bytes = data.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let mut options = settings.options;
+    options.keep_spectrum = true;
+    let m =
+        py.detach(|| svdiag_analysis::measure_bytes(bytes, dtype, rows, cols, &options)).map_err(|e| core_error(&e))?;
+    let values = m.spectrum.as_ref().map(|s| PyArray1::from_slice(py, s.values()));
+    let metrics = metrics_dict(py, &m.metrics)?;
+    PyTuple::new(
+        py,
+        [
+            values.into_pyobject(py)?.into_any(),
+            metrics.into_any(),
+            m.route.map(|r| r.name()).into_pyobject(py)?.into_any(),
+            m.route_reason.into_pyobject(py)?.into_any(),
+        ],
+    )
+}
+
+/// The metrics of given singular values of an `rows × cols` matrix (`l12_norm`, which needs the
+/// matrix's columns, is undefined).
+#[pyfunction]
+fn metrics_of<'py>(
+    py: Python<'py>,
+    singular_values: Vec<f64>,
+    rows: usize,
+    cols: usize,
+    flags: Vec<String>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let settings = settings(&flags)?;
+    if singular_values.len() != rows.min(cols) {
+        return Err(PyValueError::new_err(format!(
+            "a {rows}×{cols} matrix has {} singular values, got {}",
+            rows.min(cols),
+            singular_values.len()
+        )));
+    }
+    if let Some(bad) = singular_values.iter().find(|v| !v.is_finite() || **v < 0.0) {
+        return Err(PyValueError::new_err(format!("singular values must be finite and ≥ 0, got {bad}")));
+    }
+    let spectrum = Spectrum::from_values(rows, cols, singular_values);
+    let m = svdiag_core::Metrics::compute(&spectrum, f64::NAN, &settings.options.metrics);
+    metrics_dict(py, &m)
+}
+
+fn metrics_dict<'py>(py: Python<'py>, m: &svdiag_core::Metrics) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for field in svdiag_report::metric_fields() {
+        match m.get(field).filter(|v| !v.is_nan()) {
+            Some(v) if svdiag_report::is_count(field) && v.is_finite() => d.set_item(field, v as u64)?,
+            Some(v) => d.set_item(field, v)?,
+            None => d.set_item(field, py.None())?,
+        }
+    }
+    Ok(d)
+}
+
+/// `svdiag inspect PATHS` as its JSON document.
+#[pyfunction]
+#[pyo3(signature = (paths, filter=None, allow_globals=Vec::new()))]
+fn inspect_paths(
+    py: Python<'_>,
+    paths: Vec<PathBuf>,
+    filter: Option<String>,
+    allow_globals: Vec<String>,
+) -> PyResult<String> {
+    let filter = filter
+        .as_deref()
+        .map(regex::Regex::new)
+        .transpose()
+        .map_err(|e| InvalidOptionError::new_err(format!("invalid filter pattern: {e}")))?;
+    let read = svdiag_formats::ReadOptions { allow_globals };
+    py.detach(|| {
+        Plan::with_options(&paths, filter.as_ref(), &read).map(|plan| svdiag_report::inspect::render_json(&plan))
+    })
+    .map_err(|e| plan_error(&e))
+}
+
+/// The `svdiag` command line (`argv` without the program name); returns its exit code.
+#[pyfunction]
+fn cli(py: Python<'_>, argv: Vec<String>) -> u8 {
+    py.detach(|| svdiag_cli::run(std::iter::once("svdiag".to_string()).chain(argv)))
+}
+
+/// The per-matrix metric fields in canonical order, and the counting ones among them.
+#[pyfunction]
+fn metric_fields() -> (Vec<&'static str>, Vec<&'static str>) {
+    let all: Vec<&'static str> = svdiag_report::metric_fields().collect();
+    let counts = all.iter().copied().filter(|f| svdiag_report::is_count(f)).collect();
+    (all, counts)
+}
+
+/// The native module.
+#[pymodule(gil_used = false)]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(analyze_paths, m)?)?;
+    m.add_function(wrap_pyfunction!(analyze_tensors, m)?)?;
+    m.add_function(wrap_pyfunction!(measure, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics_of, m)?)?;
+    m.add_function(wrap_pyfunction!(inspect_paths, m)?)?;
+    m.add_function(wrap_pyfunction!(cli, m)?)?;
+    m.add_function(wrap_pyfunction!(metric_fields, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,290 @@
+"""svdiag: spectral diagnostics of neural-network weights.
+
+For every weight matrix, from singular values computed exactly in f64: singular entropy and its
+relatives, effective and stable rank, norms, the random-matrix (Marchenko–Pastur) baseline with its
+outliers, heavy-tail exponents, and diagnoses. The numbers, names and messages are those of the
+``svdiag`` command (installed with this package); every field is defined, with its source, in the
+repository's ``docs/metrics.md``.
+
+>>> import svdiag
+>>> df = svdiag.analyze("all-MiniLM-L6-v2/")            # a file, several files, a model directory
+>>> df = svdiag.analyze(model.state_dict())              # or arrays / tensors in memory, never copied
+>>> df[["name", "role", "kl_uniform", "kl_excess", "stable_rank", "alpha"]]
+
+The analysis runs in Rust with the GIL released, on all cores unless ``threads`` is given; Ctrl-C
+stops it between matrices.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from . import _native, exceptions
+from ._frame import to_frame
+from ._inputs import Tensors, resolve
+from ._progress import progress_callback
+from .exceptions import (
+    FailedTensorsWarning,
+    NothingToAnalyzeError,
+    SvdiagError,
+)
+
+__all__ = [
+    "analyze",
+    "run",
+    "spectrum",
+    "metrics",
+    "inspect",
+    "Report",
+    "METRIC_FIELDS",
+    "SvdiagError",
+    "exceptions",
+    "__version__",
+]
+
+__version__: str = _native.__version__
+
+#: Every per-matrix metric field, in canonical order (the DataFrame's metric columns).
+METRIC_FIELDS: tuple[str, ...] = tuple(_native.metric_fields()[0])
+
+Progress = bool | Callable[[int, int, int, int], Any] | None
+
+
+class Report:
+    """The full result of :func:`run`: the per-matrix table, what was skipped or failed and why,
+    the diagnoses, and the JSON document ``svdiag analyze --format json`` writes for the same input.
+
+    Attributes:
+        document: the JSON document as a dict (``tool``, ``version``, ``inputs``, ``settings``,
+            ``summary``, ``matrices``, ``skipped``, ``failed``, ``warnings``, ``diagnoses``).
+        skipped: tensors that are not matrices, each with its ``reason``.
+        failed: matrices whose analysis failed, each with its ``error``.
+        diagnoses: the diagnoses (per matrix, per model, pruning candidates, depth profile, thresholds).
+        warnings: notes that are not failures (including tied weights read once).
+        aliases: for tied weights, each extra name -> the name its storage was analyzed under.
+    """
+
+    def __init__(self, text: str, columns: list, aliases: Mapping[str, str], notes: Sequence[str]) -> None:
+        self._text = text
+        self._columns = columns
+        self.document: dict[str, Any] = json.loads(text)
+        self.aliases: dict[str, str] = dict(aliases)
+        self.skipped: list[dict[str, Any]] = self.document["skipped"]
+        self.failed: list[dict[str, Any]] = self.document["failed"]
+        self.diagnoses: dict[str, Any] = self.document.get("diagnoses", {})
+        self.warnings: list[str] = list(self.document["warnings"]) + list(notes) + [
+            f"{alias} shares its storage with {name}: analyzed once, as {name}" for alias, name in self.aliases.items()
+        ]
+
+    def to_json(self) -> str:
+        """The JSON document, exactly as ``svdiag analyze --format json`` writes it."""
+        return self._text
+
+    def to_frame(self, output: Literal["pandas", "polars"] = "pandas") -> Any:
+        """One row per analyzed matrix; the columns of ``svdiag analyze --format csv``, in order."""
+        return to_frame(self._columns, output)
+
+    @property
+    def matrices(self) -> Any:
+        """The per-matrix table as a pandas DataFrame."""
+        return self.to_frame("pandas")
+
+    def __repr__(self) -> str:
+        s = self.document["summary"]
+        return f"<svdiag.Report: {s['matrices']} matrices analyzed, {s['skipped']} skipped, {s['failed']} failed>"
+
+
+def _flags(
+    *,
+    filter: str | None = None,
+    normalization: str | None = None,
+    q: float | str | None = None,
+    method: str | None = None,
+    quick: bool = False,
+    approx: bool | str | None = None,
+    approx_probes: int | None = None,
+    approx_seed: int | None = None,
+    farms: bool | Mapping[str, float] = False,
+    polar: bool = False,
+    thresholds: Mapping[str, float] | None = None,
+    threads: int | None = None,
+    spectrum: bool = False,
+    split_gates: bool = False,
+    allow_globals: Sequence[str] = (),
+) -> list[str]:
+    """The command line's flags for these options (the CLI's parser validates them; an option left
+    at ``None`` takes the command line's default)."""
+    out = []
+    if normalization is not None:
+        out += ["--normalization", str(normalization)]
+    if method is not None:
+        out += ["--method", str(method)]
+    if q is not None:
+        out += ["--q", "inf" if isinstance(q, float) and math.isinf(q) else str(q)]
+    if filter is not None:
+        out += ["--filter", filter]
+    if quick:
+        out.append("--quick")
+    if approx:
+        out += ["--approx", "auto" if approx is True else str(approx)]
+        if approx_probes is not None:
+            out += ["--approx-probes", str(approx_probes)]
+        if approx_seed is not None:
+            out += ["--approx-seed", str(approx_seed)]
+    if farms:
+        out.append("--farms")
+        if isinstance(farms, Mapping):
+            for key, value in farms.items():
+                out += [f"--farms-{key}", str(value)]
+    if polar:
+        out.append("--polar")
+    for name, value in (thresholds or {}).items():
+        out += ["--threshold", f"{name}={value}"]
+    if threads is not None:
+        out += ["--threads", str(threads)]
+    if spectrum:
+        out.append("--spectrum")
+    if split_gates:
+        out.append("--split-gates")
+    for g in allow_globals:
+        out += ["--allow-global", g]
+    return out
+
+
+def run(source: Any, *, progress: Progress = None, label: str = "<memory>", **options: Any) -> Report:
+    """Analyzes every weight matrix of ``source`` and returns the full :class:`Report`.
+
+    Args:
+        source: a checkpoint path, several paths, or a model directory (safetensors, PyTorch,
+            NumPy, GGUF, ONNX; Hugging Face layouts with shards); or weights in memory: a NumPy
+            array, a mapping of arrays or tensors (a state dict, nested dicts named by key path), a
+            ``torch.nn.Module``, or any array with ``__dlpack__``/``__array__``. Arrays are read
+            through a zero-copy byte view; tied weights are analyzed once.
+        progress: ``None`` shows a progress bar in a terminal or notebook, ``False`` none; a
+            callable receives ``(matrices_done, matrices, bytes_done, bytes)`` every 0.1 s.
+        label: the ``file`` name given to weights in memory.
+        **options: the options of ``svdiag analyze``: ``filter`` (regex), ``normalization``
+            (``"sigma"`` or ``"energy"``), ``q`` (Rényi order, ``float("inf")`` allowed), ``method``
+            (``"auto"`` or ``"svd"``), ``quick``, ``approx`` (``True``, ``"auto"``, ``"always"``;
+            ``approx_probes``, ``approx_seed``), ``farms`` (``True`` or a dict of ``window``,
+            ``ratio``, ``overlap``), ``polar``, ``thresholds`` (name -> value), ``threads``,
+            ``spectrum`` (keep singular values in the JSON), ``split_gates``, ``allow_globals``.
+
+    Raises:
+        NothingToAnalyzeError: no matrix was analyzed (all skipped or failed; reasons in the message).
+        SvdiagError: a path is missing or invalid, an option is invalid, ... (see svdiag.exceptions).
+
+    Matrices that fail (e.g. NaN) do not raise: they are in ``Report.failed`` and announced by a
+    :class:`~svdiag.exceptions.FailedTensorsWarning`.
+    """
+    flags = _flags(**options)
+    callback = progress_callback(progress)
+    try:
+        src = resolve(source)
+        if isinstance(src, Tensors):
+            text, columns, failed = _native.analyze_tensors(src.items, label, flags, callback)
+            report = Report(text, columns, src.aliases, src.notes)
+        else:
+            text, columns, failed = _native.analyze_paths(src, flags, callback)
+            report = Report(text, columns, {}, [])
+    finally:
+        if callback is not None and hasattr(callback, "close"):
+            callback.close()
+    if not report.document["matrices"]:
+        reasons = [f"{s['name']}: {s['reason']}" for s in report.skipped] + [
+            f"{f['name']}: {f['error']}" for f in report.failed
+        ]
+        shown = "; ".join(reasons[:10]) + (f"; … ({len(reasons) - 10} more)" if len(reasons) > 10 else "")
+        raise NothingToAnalyzeError(f"no matrix was analyzed ({shown or 'no tensors'})")
+    if failed:
+        names = ", ".join(f["name"] for f in report.failed[:5])
+        warnings.warn(
+            f"{failed} of {failed + len(report.document['matrices'])} matrices failed ({names}{', …' if failed > 5 else ''}); "
+            "see Report.failed",
+            FailedTensorsWarning,
+            stacklevel=2,
+        )
+    return report
+
+
+def analyze(source: Any, *, output: Literal["pandas", "polars"] = "pandas", **options: Any) -> Any:
+    """One row per weight matrix of ``source``: a pandas (or, with ``output="polars"``, polars)
+    DataFrame with the columns of ``svdiag analyze --format csv`` in the same order.
+
+    Integer columns that can be undefined (``layer``, ``numerical_rank``, ``num_tail``,
+    ``outliers_above``, ``outliers_below``, ``farms_windows``) are nullable integers; an undefined
+    metric is NaN in pandas and null in polars (the reason is in :func:`run`'s report). ``shape`` is
+    the stored shape as a tuple, ``diagnoses`` a tuple of names. Takes the arguments of :func:`run`.
+    """
+    return run(source, **options).to_frame(output)
+
+
+def _matrix(x: Any) -> tuple[np.ndarray, str, int, int]:
+    src = resolve(x)
+    if not isinstance(src, Tensors) or len(src.items) != 1:
+        raise TypeError("expected one matrix (a 2-D array or tensor)")
+    name, raw, tag, shape = src.items[0]
+    if len(shape) < 2:
+        raise ValueError(f"expected a matrix, got shape {shape}")
+    rows, cols = shape[0], int(np.prod(shape[1:]))
+    return raw, tag, rows, cols
+
+
+def spectrum(matrix: Any, *, method: str | None = None) -> np.ndarray:
+    """The singular values of one matrix, in f64, non-increasing, by the same guarded route as
+    :func:`analyze` (a tensor with more than two axes is taken as ``[d0, d1·d2·…]``)."""
+    raw, tag, rows, cols = _matrix(matrix)
+    values, _, _, _ = _native.measure(raw, tag, rows, cols, _flags(method=method))
+    return values
+
+
+def metrics(
+    x: Any,
+    *,
+    shape: tuple[int, int] | None = None,
+    normalization: str | None = None,
+    q: float | str | None = None,
+    method: str | None = None,
+) -> dict[str, Any]:
+    """Every metric of one matrix, by canonical name (``None`` where undefined).
+
+    ``x`` is a matrix (any array or tensor), or, with ``shape=(m, n)``, its ``min(m, n)`` singular
+    values; from singular values alone ``l12_norm`` (a function of the columns) is ``None``.
+    """
+    flags = _flags(normalization=normalization, q=q, method=method)
+    if shape is not None:
+        values = np.asarray(x, dtype=np.float64).reshape(-1)
+        return _native.metrics_of(values.tolist(), int(shape[0]), int(shape[1]), flags)
+    raw, tag, rows, cols = _matrix(x)
+    _, out, route, reason = _native.measure(raw, tag, rows, cols, flags)
+    out["route"] = route
+    out["route_reason"] = reason
+    return out
+
+
+def inspect(
+    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    filter: str | None = None,
+    allow_globals: Sequence[str] = (),
+) -> Any:
+    """What checkpoints hold, without computing anything: one row per tensor (``file``, ``format``,
+    ``name``, ``dtype``, ``shape``, ``bytes``, and the ``matrix_shape`` analysis would use or the
+    ``skip_reason``), as a pandas DataFrame."""
+    import pandas as pd
+
+    paths = resolve(source)
+    if isinstance(paths, Tensors):
+        raise TypeError("inspect reads checkpoint files: pass a path or a list of paths")
+    doc = json.loads(_native.inspect_paths(paths, filter, list(allow_globals)))
+    frame = pd.DataFrame(doc["tensors"])
+    for col in ("shape", "matrix_shape"):
+        frame[col] = [tuple(v) if v is not None else None for v in frame[col]]
+    return frame

@@ -1,0 +1,27 @@
+"""Type stubs of svdiag's native module (the public API is the svdiag package around it)."""
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+_Columns = list[tuple[str, str, Any]]
+_Progress = Callable[[int, int, int, int], Any] | None
+
+def analyze_paths(paths: list[str], flags: list[str], progress: _Progress = None) -> tuple[str, _Columns, int]: ...
+def analyze_tensors(
+    tensors: list[tuple[str, npt.NDArray[np.uint8], str, tuple[int, ...]]],
+    label: str,
+    flags: list[str],
+    progress: _Progress = None,
+) -> tuple[str, _Columns, int]: ...
+def measure(
+    data: npt.NDArray[np.uint8], dtype_tag: str, rows: int, cols: int, flags: list[str]
+) -> tuple[npt.NDArray[np.float64] | None, dict[str, Any], str | None, str | None]: ...
+def metrics_of(singular_values: list[float], rows: int, cols: int, flags: list[str]) -> dict[str, Any]: ...
+def inspect_paths(paths: list[str], filter: str | None = None, allow_globals: list[str] = ...) -> str: ...
+def cli(argv: list[str]) -> int: ...
+def metric_fields() -> tuple[list[str], list[str]]: ...
