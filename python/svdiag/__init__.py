@@ -42,7 +42,12 @@ __all__ = [
     "spectrum",
     "metrics",
     "inspect",
+    "trend",
+    "compare",
+    "delta",
     "Report",
+    "Trend",
+    "Comparison",
     "METRIC_FIELDS",
     "SvdiagError",
     "exceptions",
@@ -288,3 +293,131 @@ def inspect(
     for col in ("shape", "matrix_shape"):
         frame[col] = [tuple(v) if v is not None else None for v in frame[col]]
     return frame
+
+
+def _run_flags(
+    *,
+    filter: str | None = None,
+    normalization: str | None = None,
+    q: float | str | None = None,
+    method: str | None = None,
+    threads: int | None = None,
+    cache: bool | str | os.PathLike[str] | None = None,
+    allow_globals: Sequence[str] = (),
+) -> list[str]:
+    """The flags the run commands share. ``cache``: ``None`` or ``True`` the command's default result
+    store, ``False`` none, a path that file."""
+    out = _flags(filter=filter, normalization=normalization, q=q, method=method, threads=threads, allow_globals=allow_globals)
+    if cache is False:
+        out.append("--no-cache")
+    elif cache not in (None, True):
+        out += ["--cache", os.fspath(cache)]
+    return out + ["--quiet"]
+
+
+def _paths(source: Any) -> list[str]:
+    paths = resolve(source)
+    if isinstance(paths, Tensors):
+        raise TypeError("the run commands read checkpoints from disk: pass paths (a run directory or checkpoints)")
+    return paths
+
+
+class Trend:
+    """A training run as time series (``svdiag trend``): ``series``, one row per matrix and checkpoint
+    with every metric (the command's CSV, long form); ``alerts`` (jumps and drifts with their evidence,
+    diagnosis, mitigations and caveat); ``aggregates`` (per-role and per-depth medians at each step);
+    ``checkpoints``; ``document``, the JSON the command writes (``to_json()``)."""
+
+    def __init__(self, text: str, csv_text: str) -> None:
+        import io
+
+        import pandas as pd
+
+        self._text = text
+        self.document: dict[str, Any] = json.loads(text)
+        self.series = pd.read_csv(io.StringIO(csv_text))
+        self.alerts: list[dict[str, Any]] = self.document["alerts"]
+        self.aggregates = pd.DataFrame(self.document["aggregates"])
+        self.checkpoints = pd.DataFrame(self.document["run"]["checkpoints"])
+        self.notes: list[str] = self.document["notes"]
+
+    def to_json(self) -> str:
+        """The JSON document, exactly as ``svdiag trend --format json`` writes it."""
+        return self._text
+
+    def __repr__(self) -> str:
+        return f"<svdiag.Trend: {len(self.checkpoints)} checkpoints, {self.series['matrix'].nunique()} matrices, {len(self.alerts)} alerts>"
+
+
+class Comparison:
+    """Two checkpoints or runs side by side (``svdiag compare``): ``matrices``, the differences per
+    matrix and metric (the command's CSV, long form); ``verdicts`` (per metric, with the sign test's
+    evidence); ``only_in_a``, ``only_in_b``, ``shape_mismatch``; ``document`` (``to_json()``)."""
+
+    def __init__(self, text: str, csv_text: str) -> None:
+        import io
+
+        import pandas as pd
+
+        self._text = text
+        self.document: dict[str, Any] = json.loads(text)
+        self.matrices = pd.read_csv(io.StringIO(csv_text))
+        self.verdicts: list[dict[str, Any]] = self.document["verdicts"]
+        self.only_in_a: list[str] = self.document["only_in_a"]
+        self.only_in_b: list[str] = self.document["only_in_b"]
+        self.shape_mismatch: list[Any] = self.document["shape_mismatch"]
+
+    def to_json(self) -> str:
+        """The JSON document, exactly as ``svdiag compare --format json`` writes it."""
+        return self._text
+
+    def __repr__(self) -> str:
+        return f"<svdiag.Comparison: {len(self.verdicts)} verdicts>"
+
+
+def trend(
+    run: Any,
+    *,
+    alerts: Sequence[str] = (),
+    drifts: Sequence[str] = (),
+    no_alerts: bool = False,
+    **options: Any,
+) -> Trend:
+    """Every checkpoint of a training run (a run directory, or checkpoint paths in order) as time
+    series, with alerts, as ``svdiag trend``. ``alerts``/``drifts`` take the command's rules
+    (``"kl_uniform:rise:6"``, ``"stable_rank:fall:0.5"``); the other options are those of the run
+    commands: ``filter``, ``normalization``, ``q``, ``method``, ``threads``, ``cache`` (``None``: the
+    command's result store, ``False``: none, or a path), ``allow_globals``. Alerts do not raise:
+    they are in ``Trend.alerts``."""
+    argv = ["trend", *_paths(run), *_run_flags(**options)]
+    for rule in alerts:
+        argv += ["--alert", rule]
+    for rule in drifts:
+        argv += ["--drift", rule]
+    if no_alerts:
+        argv.append("--no-alerts")
+    _, text, csv_text, _ = _native.run_command(argv)
+    return Trend(text, csv_text)
+
+
+def compare(a: Any, b: Any, *, step: int | None = None, **options: Any) -> Comparison:
+    """Two checkpoints, or two runs (their last checkpoints, or those at ``step``), matrix by matrix,
+    with a verdict per metric, as ``svdiag compare``. Options as for :func:`trend`."""
+    argv = ["compare", *_paths(a), *_paths(b), *_run_flags(**options)]
+    if step is not None:
+        argv += ["--step", str(step)]
+    _, text, csv_text, _ = _native.run_command(argv)
+    return Comparison(text, csv_text)
+
+
+def delta(a: Any, b: Any, *, spectrum: bool = False, **options: Any) -> Report:
+    """Every metric of the update ``W_B − W_A`` of each matrix present in both checkpoints (or runs'
+    last checkpoints), as ``svdiag delta``: a :class:`Report` whose document says ``"command": "delta"``."""
+    argv = ["delta", *_paths(a), *_paths(b), *_run_flags(**options)]
+    if spectrum:
+        argv.append("--spectrum")
+    _, text, columns, failed = _native.run_command(argv)
+    report = Report(text, columns, {}, [])
+    if failed:
+        warnings.warn(f"{failed} updates failed; see Report.failed", FailedTensorsWarning, stacklevel=2)
+    return report

@@ -23,6 +23,7 @@ __all__ = [
     "SvdiagMemoryError",
     "ConvergenceError",
     "NothingToAnalyzeError",
+    "NotARunError",
     "SvdiagWarning",
     "FailedTensorsWarning",
 ]
@@ -78,6 +79,10 @@ class ConvergenceError(SvdiagError, ArithmeticError):
 
 class NothingToAnalyzeError(SvdiagError, ValueError):
     """No matrix was analyzed: every tensor was skipped (their reasons are in the message) or failed."""
+
+
+class NotARunError(SvdiagError, ValueError):
+    """A directory given as a training run holds no checkpoints named with a step."""
 
 
 class SvdiagWarning(UserWarning):

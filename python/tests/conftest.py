@@ -43,6 +43,20 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
     return out
 
 
+def write_safetensors(path: Path, tensors: dict[str, np.ndarray]) -> None:
+    """A safetensors file written here (not by svdiag): little-endian data in the given order."""
+    tags = {np.dtype(np.float64): "F64", np.dtype(np.float32): "F32"}
+    header, blobs, offset = {}, [], 0
+    for name, a in tensors.items():
+        blob = np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<")).tobytes()
+        header[name] = {"dtype": tags[a.dtype], "shape": list(a.shape), "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    text = json.dumps(header).encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
 def cli() -> list[str]:
     """The svdiag command this package installed (same Rust code as the cargo binary)."""
     exe = shutil.which("svdiag", path=str(Path(sys.executable).parent))

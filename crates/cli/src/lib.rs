@@ -13,7 +13,7 @@
 mod args;
 mod output;
 mod progress;
-mod runs;
+pub mod runs;
 
 use std::io::IsTerminal;
 
@@ -37,6 +37,31 @@ pub fn return_large_buffers_to_the_os() {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
+}
+
+/// A usage error in one line: clap's first, without its `error: `.
+fn usage(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let first = text.lines().next().unwrap_or_default();
+    first.strip_prefix("error: ").unwrap_or(first).to_string()
+}
+
+/// Why [`run_documents`] produced no documents.
+#[derive(Debug)]
+pub enum DocumentsError {
+    /// The arguments do not parse (clap's first line, without its `error: `).
+    Usage(String),
+    /// The command failed (the same error the command line prints).
+    Failed(anyhow::Error),
+}
+
+/// A run command (`trend`, `compare` or `delta` and its arguments, without the program name)
+/// computed as the command line computes it, returning its JSON document, its CSV and its exit code
+/// instead of writing them (see [`runs::Documents`]): how the Python package reaches these commands.
+pub fn run_documents(argv: Vec<String>) -> Result<runs::Documents, DocumentsError> {
+    let cli = Cli::try_parse_from(std::iter::once("svdiag".to_string()).chain(argv))
+        .map_err(|e| DocumentsError::Usage(usage(&e)))?;
+    runs::documents(cli.command).map_err(DocumentsError::Failed)
 }
 
 /// Elsewhere the allocator's defaults stay.
@@ -109,11 +134,7 @@ impl AnalyzeSettings {
         match Cli::try_parse_from(argv) {
             Ok(Cli { command: Command::Analyze(args) }) => Self::from_args(&args).map_err(|e| format!("{e:#}")),
             Ok(_) => Err("not the flags of svdiag analyze".into()),
-            Err(e) => {
-                let text = e.render().to_string();
-                let first = text.lines().next().unwrap_or_default();
-                Err(first.strip_prefix("error: ").unwrap_or(first).to_string())
-            }
+            Err(e) => Err(usage(&e)),
         }
     }
 

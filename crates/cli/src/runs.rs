@@ -126,9 +126,15 @@ fn render_trend(t: &Trend, format: Format, metric: &str, options: &AnalysisOptio
     }
 }
 
-/// `svdiag trend`.
-pub fn run_trend(args: TrendArgs) -> anyhow::Result<u8> {
-    let format = output_format(args.out.format, args.out.output.as_deref());
+/// A trend and what went into it: the session (options, store), and the checkpoints that could not
+/// be analyzed.
+struct TrendOutcome {
+    trend: Trend,
+    session: Session,
+    bad: Vec<String>,
+}
+
+fn trend_of(args: &TrendArgs) -> anyhow::Result<TrendOutcome> {
     let mut run = runs::discover(&args.paths)?;
     let mut session = Session::new(&args.settings)?;
     let total = run.checkpoints.len();
@@ -156,6 +162,13 @@ pub fn run_trend(args: TrendArgs) -> anyhow::Result<u8> {
     run.checkpoints = kept;
     let mut trend = Trend::build(run, &analyses, &rules(&args.alerts));
     trend.notes.extend(bad.iter().cloned());
+    Ok(TrendOutcome { trend, session, bad })
+}
+
+/// `svdiag trend`.
+pub fn run_trend(args: TrendArgs) -> anyhow::Result<u8> {
+    let format = output_format(args.out.format, args.out.output.as_deref());
+    let TrendOutcome { trend, session, bad } = trend_of(&args)?;
     let text = render_trend(&trend, format, &args.metric, &session.options);
     let table_on_stdout = format == Format::Table && args.out.output.is_none();
     output::emit(args.out.output.as_deref(), text.as_bytes())?;
@@ -368,24 +381,37 @@ fn side(path: &Path, step: Option<u64>) -> anyhow::Result<Side> {
     Ok(Side { given: given.clone(), checkpoint: given, step: None, chosen: "checkpoint".into() })
 }
 
-/// `svdiag compare`.
-pub fn run_compare(args: CompareArgs) -> anyhow::Result<u8> {
-    let format = output_format(args.out.format, args.out.output.as_deref());
+struct CompareOutcome {
+    comparison: svdiag_analysis::compare::Comparison,
+    a: Side,
+    b: Side,
+    session: Session,
+    failed: Vec<svdiag_analysis::Failed>,
+}
+
+fn compare_of(args: &CompareArgs) -> anyhow::Result<CompareOutcome> {
     let (a, b) = (side(&args.a, args.step)?, side(&args.b, args.step)?);
     let mut session = Session::new(&args.settings)?;
     let analysis_a = session.analyze(Path::new(&a.checkpoint)).with_context(|| format!("A: {}", a.checkpoint))?;
     let analysis_b = session.analyze(Path::new(&b.checkpoint)).with_context(|| format!("B: {}", b.checkpoint))?;
-    let c = svdiag_analysis::compare::Comparison::build(&analysis_a, &analysis_b);
-    if c.pairs.is_empty() {
+    let comparison = svdiag_analysis::compare::Comparison::build(&analysis_a, &analysis_b);
+    if comparison.pairs.is_empty() {
         anyhow::bail!("no matrix of A matches a matrix of B by name and shape; nothing to compare");
     }
+    let failed = analysis_a.failed.iter().chain(&analysis_b.failed).cloned().collect();
+    Ok(CompareOutcome { comparison, a, b, session, failed })
+}
+
+/// `svdiag compare`.
+pub fn run_compare(args: CompareArgs) -> anyhow::Result<u8> {
+    let format = output_format(args.out.format, args.out.output.as_deref());
+    let CompareOutcome { comparison: c, a, b, session, failed } = compare_of(&args)?;
     let text = match format {
         Format::Table => svdiag_report::runs::compare_table(&c, &a, &b, &args.metric),
         Format::Json => svdiag_report::runs::compare_json(&c, &a, &b, &session.options),
         Format::Csv => svdiag_report::runs::compare_csv(&c),
     };
     output::emit(args.out.output.as_deref(), text.as_bytes())?;
-    let failed: Vec<&svdiag_analysis::Failed> = analysis_a.failed.iter().chain(&analysis_b.failed).collect();
     for f in &failed {
         eprintln!("FAILED {} ({}): {}", f.name, f.file, f.error);
     }
@@ -403,9 +429,7 @@ pub fn run_compare(args: CompareArgs) -> anyhow::Result<u8> {
     Ok(if failed.is_empty() { 0 } else { 1 })
 }
 
-/// `svdiag delta`.
-pub fn run_delta(args: DeltaArgs) -> anyhow::Result<u8> {
-    let format = output_format(args.out.format, args.out.output.as_deref());
+fn delta_of(args: &DeltaArgs) -> anyhow::Result<(svdiag_analysis::delta::Delta, Session)> {
     let session = Session::new(&args.settings)?;
     let mut options = session.options.clone();
     options.keep_spectrum = args.spectrum;
@@ -427,6 +451,13 @@ pub fn run_delta(args: DeltaArgs) -> anyhow::Result<u8> {
     let mut s = String::new();
     svdiag_report::runs::unmatched(&mut s, &delta.only_a, &delta.only_b, &delta.mismatched);
     delta.analysis.warnings.extend(s.lines().map(str::to_string));
+    Ok((delta, session))
+}
+
+/// `svdiag delta`.
+pub fn run_delta(args: DeltaArgs) -> anyhow::Result<u8> {
+    let format = output_format(args.out.format, args.out.output.as_deref());
+    let (delta, session) = delta_of(&args)?;
     let columns: Vec<&str> = args.columns.iter().map(String::as_str).collect();
     let text = svdiag_report::render_for(&delta.analysis, format, &columns, "delta");
     output::emit(args.out.output.as_deref(), text.as_bytes())?;
@@ -439,4 +470,37 @@ pub fn run_delta(args: DeltaArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(if delta.analysis.failed.is_empty() { 0 } else { 1 })
+}
+
+/// What a run command computed, for a caller that renders it itself (the Python package).
+pub enum Documents {
+    /// `trend`, `compare`: the JSON document, the CSV, the exit code.
+    Rendered(String, String, u8),
+    /// `delta`: the analysis of the updates `W_B − W_A` (render it with command `delta`), the exit code.
+    Delta(Box<Analysis>, u8),
+}
+
+/// A run command (`trend`, `compare` or `delta`) computed as the command line computes it; nothing is
+/// written but warnings on stderr.
+pub fn documents(args: crate::args::Command) -> anyhow::Result<Documents> {
+    use crate::args::Command;
+    Ok(match args {
+        Command::Trend(a) => {
+            let TrendOutcome { trend, session, bad } = trend_of(&a)?;
+            let code = exit_code(&trend, !bad.is_empty());
+            let json = svdiag_report::runs::trend_json(&trend, &session.options);
+            Documents::Rendered(json, svdiag_report::runs::trend_csv(&trend), code)
+        }
+        Command::Compare(a) => {
+            let CompareOutcome { comparison: c, a: side_a, b: side_b, session, failed } = compare_of(&a)?;
+            let json = svdiag_report::runs::compare_json(&c, &side_a, &side_b, &session.options);
+            Documents::Rendered(json, svdiag_report::runs::compare_csv(&c), u8::from(!failed.is_empty()))
+        }
+        Command::Delta(a) => {
+            let (delta, _) = delta_of(&a)?;
+            let code = u8::from(!delta.analysis.failed.is_empty());
+            Documents::Delta(Box::new(delta.analysis), code)
+        }
+        _ => anyhow::bail!("not a run command (trend, compare, delta)"),
+    })
 }

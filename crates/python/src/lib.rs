@@ -36,6 +36,8 @@ mod exceptions {
     pyo3::import_exception!(svdiag.exceptions, UnsupportedDtypeError);
     pyo3::import_exception!(svdiag.exceptions, SvdiagMemoryError);
     pyo3::import_exception!(svdiag.exceptions, ConvergenceError);
+    pyo3::import_exception!(svdiag.exceptions, NotARunError);
+    pyo3::import_exception!(svdiag.exceptions, NothingToAnalyzeError);
 }
 use exceptions::*;
 
@@ -193,8 +195,8 @@ fn column<'py>(py: Python<'py>, name: &str, values: &Values) -> PyResult<Bound<'
 
 /// An analysis as `(json, columns, failed)`: the document `svdiag analyze --format json` writes, the
 /// per-matrix columns of the CSV in order, and the number of failed matrices.
-fn result<'py>(py: Python<'py>, analysis: &Analysis) -> PyResult<Bound<'py, PyTuple>> {
-    let json = svdiag_report::json::render(analysis);
+fn result<'py>(py: Python<'py>, analysis: &Analysis, command: &'static str) -> PyResult<Bound<'py, PyTuple>> {
+    let json = svdiag_report::json::render_for(analysis, command);
     let columns = svdiag_report::columns::columns(analysis)
         .iter()
         .map(|c| column(py, c.name, &c.values))
@@ -230,7 +232,7 @@ fn analyze_paths<'py>(
         Ok(analyze(&plan, &settings.options, &watch))
     })?
     .map_err(|e| plan_error(&e))?;
-    result(py, &analysis)
+    result(py, &analysis, "analyze")
 }
 
 /// Analyzes tensors held in memory: `tensors` is a list of `(name, data, dtype, shape)` with `data`
@@ -264,7 +266,7 @@ fn analyze_tensors<'py>(
         Ok(analyze(&plan, &settings.options, &watch))
     })?
     .map_err(|e| plan_error(&e))?;
-    result(py, &analysis)
+    result(py, &analysis, "analyze")
 }
 
 /// One matrix (`rows × cols` elements of `dtype` in `data`, row-major): its singular values (f64),
@@ -336,6 +338,64 @@ fn metrics_dict<'py>(py: Python<'py>, m: &svdiag_core::Metrics) -> PyResult<Boun
     Ok(d)
 }
 
+/// The Python exception of a run command's failure: the first typed error in its chain decides.
+fn command_error(e: &anyhow::Error) -> PyErr {
+    for cause in e.chain() {
+        if let Some(p) = cause.downcast_ref::<PlanError>() {
+            return with_context(plan_error(p), e);
+        }
+        if let Some(f) = cause.downcast_ref::<FormatError>() {
+            return with_context(format_error(f), e);
+        }
+        if let Some(r) = cause.downcast_ref::<svdiag_analysis::runs::RunError>() {
+            return match r {
+                svdiag_analysis::runs::RunError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                    CheckpointNotFoundError::new_err(format!("{e:#}"))
+                }
+                svdiag_analysis::runs::RunError::Io { .. } => CheckpointReadError::new_err(format!("{e:#}")),
+                _ => NotARunError::new_err(format!("{e:#}")),
+            };
+        }
+    }
+    NothingToAnalyzeError::new_err(format!("{e:#}"))
+}
+
+/// `err` of the same class with the whole chain as its message (`A: path: …`), as the CLI prints it.
+fn with_context(err: PyErr, e: &anyhow::Error) -> PyErr {
+    Python::attach(|py| match err.get_type(py).call1((format!("{e:#}"),)) {
+        Ok(v) => PyErr::from_value(v),
+        Err(other) => other,
+    })
+}
+
+/// A run command (`trend`, `compare`, `delta` with its arguments): `("rendered", json, csv, code)`
+/// for trend and compare, `("analysis", json, columns, failed)` for delta (as `analyze_paths`).
+#[pyfunction]
+fn run_command<'py>(py: Python<'py>, argv: Vec<String>) -> PyResult<Bound<'py, PyTuple>> {
+    let watch = Watch::default();
+    let documents = watched(py, &watch, None, || svdiag_cli::run_documents(argv))?.map_err(|e| match e {
+        svdiag_cli::DocumentsError::Usage(msg) => InvalidOptionError::new_err(msg),
+        svdiag_cli::DocumentsError::Failed(e) => command_error(&e),
+    })?;
+    match documents {
+        svdiag_cli::runs::Documents::Rendered(json, csv, code) => PyTuple::new(
+            py,
+            [
+                "rendered".into_pyobject(py)?.into_any(),
+                json.into_pyobject(py)?.into_any(),
+                csv.into_pyobject(py)?.into_any(),
+                code.into_pyobject(py)?.into_any(),
+            ],
+        ),
+        svdiag_cli::runs::Documents::Delta(analysis, _) => {
+            let out = result(py, &analysis, "delta")?;
+            let items: Vec<Bound<'py, PyAny>> =
+                std::iter::once("analysis".into_pyobject(py)?.into_any()).chain(out.iter()).collect();
+            PyTuple::new(py, items)
+        }
+    }
+}
+
 /// `svdiag inspect PATHS` as its JSON document.
 #[pyfunction]
 #[pyo3(signature = (paths, filter=None, allow_globals=Vec::new()))]
@@ -380,6 +440,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(measure, m)?)?;
     m.add_function(wrap_pyfunction!(metrics_of, m)?)?;
     m.add_function(wrap_pyfunction!(inspect_paths, m)?)?;
+    m.add_function(wrap_pyfunction!(run_command, m)?)?;
     m.add_function(wrap_pyfunction!(cli, m)?)?;
     m.add_function(wrap_pyfunction!(metric_fields, m)?)?;
     Ok(())
