@@ -19,6 +19,6 @@ cargo test --workspace --locked -- --include-ignored
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 VENV="$(cd "$VENV" && pwd)"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check "maturin>=1.16,<2" "numpy>=1.24" "pandas>=2.1" \
-  "pytest>=8" "ml-dtypes>=0.4" "polars>=1.3"
+  "pytest>=8" "ml-dtypes>=0.4" "polars>=1.3" "transformers>=4.40"
 (cd python && VIRTUAL_ENV="$VENV" PATH="$VENV/bin:$PATH" maturin develop --locked --quiet)
 (cd python && "$VENV/bin/python" -m pytest -q -rs)
