@@ -247,6 +247,7 @@ def spectrum(matrix: Any, *, method: str | None = None) -> np.ndarray:
     :func:`analyze` (a tensor with more than two axes is taken as ``[d0, d1·d2·…]``)."""
     raw, tag, rows, cols = _matrix(matrix)
     values, _, _, _ = _native.measure(raw, tag, rows, cols, _flags(method=method))
+    assert values is not None  # exact modes always return the singular values
     return values
 
 
@@ -310,7 +311,7 @@ def _run_flags(
     out = _flags(filter=filter, normalization=normalization, q=q, method=method, threads=threads, allow_globals=allow_globals)
     if cache is False:
         out.append("--no-cache")
-    elif cache not in (None, True):
+    elif cache is not None and cache is not True:
         out += ["--cache", os.fspath(cache)]
     return out + ["--quiet"]
 

@@ -6,6 +6,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+__all__ = [
+    "__version__",
+    "analyze_paths",
+    "analyze_tensors",
+    "measure",
+    "metrics_of",
+    "inspect_paths",
+    "run_command",
+    "cli",
+    "metric_fields",
+]
 __version__: str
 
 _Columns = list[tuple[str, str, Any]]
