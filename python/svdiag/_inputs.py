@@ -22,22 +22,9 @@ import numpy as np
 
 from .exceptions import UnsupportedDtypeError
 
-# NumPy dtype names -> svdiag's dtype tags (safetensors spelling)
-_NUMPY_TAGS = {
-    "float64": "F64",
-    "float32": "F32",
-    "float16": "F16",
-    "bfloat16": "BF16",  # ml_dtypes' bfloat16 (JAX arrays come as it)
-    "int64": "I64",
-    "int32": "I32",
-    "int16": "I16",
-    "int8": "I8",
-    "uint8": "U8",
-    "bool": "BOOL",
-}
-
-# torch dtype names (str(dtype) without "torch.") -> tags
-_TORCH_TAGS = {
+# dtype names (NumPy's, and torch's without "torch.") -> svdiag's dtype tags (safetensors spelling);
+# "bfloat16" is ml_dtypes' in NumPy (JAX arrays come as it) and torch's own
+_TAGS = {
     "float64": "F64",
     "float32": "F32",
     "float16": "F16",
@@ -104,7 +91,7 @@ def _view(name: str, x: Any) -> tuple[str, np.ndarray, str, tuple[int, ...]] | N
     if _is_torch_tensor(x):
         return _torch_view(name, x)
     a = x if isinstance(x, np.ndarray) else _as_numpy(name, x)
-    tag = _NUMPY_TAGS.get(a.dtype.name)
+    tag = _TAGS.get(a.dtype.name)
     if tag is None:
         raise UnsupportedDtypeError(
             f"tensor '{name}': NumPy dtype {a.dtype} is not supported "
@@ -135,7 +122,7 @@ def _torch_view(name: str, t: Any) -> tuple[str, np.ndarray, str, tuple[int, ...
     t = t.detach()
     if t.is_meta or t.layout != torch.strided:
         return None  # no data to read (meta) or not a dense tensor; reported by the caller's notes
-    tag = _TORCH_TAGS.get(str(t.dtype).removeprefix("torch."))
+    tag = _TAGS.get(str(t.dtype).removeprefix("torch."))
     if tag is None:
         raise UnsupportedDtypeError(f"tensor '{name}': torch dtype {t.dtype} is not supported")
     if t.device.type != "cpu":

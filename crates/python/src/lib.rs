@@ -225,9 +225,19 @@ fn analyze_paths<'py>(
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let settings = settings(&flags)?;
+    analyze_plan(py, &settings, progress, || Plan::with_options(&paths, settings.filter.as_ref(), &settings.read))
+}
+
+/// Plans (with the GIL released), analyzes under [`watched`], and converts the result.
+fn analyze_plan<'py, 'a>(
+    py: Python<'py>,
+    settings: &AnalyzeSettings,
+    progress: Option<Py<PyAny>>,
+    plan: impl FnOnce() -> Result<Plan<'a>, PlanError> + Send,
+) -> PyResult<Bound<'py, PyTuple>> {
     let watch = Watch::default();
     let analysis = watched(py, &watch, progress.as_ref(), || -> Result<Analysis, PlanError> {
-        let mut plan = Plan::with_options(&paths, settings.filter.as_ref(), &settings.read)?;
+        let mut plan = plan()?;
         settings.prepare(&mut plan);
         Ok(analyze(&plan, &settings.options, &watch))
     })?
@@ -259,14 +269,9 @@ fn analyze_tensors<'py>(
         resolved_as: "tensors in memory".into(),
         files: vec![FileSummary { path: label.clone(), format: "memory", tensors: n }],
     }];
-    let watch = Watch::default();
-    let analysis = watched(py, &watch, progress.as_ref(), || -> Result<Analysis, PlanError> {
-        let mut plan = Plan::from_sources(vec![Box::new(source)], inputs, settings.filter.as_ref())?;
-        settings.prepare(&mut plan);
-        Ok(analyze(&plan, &settings.options, &watch))
-    })?
-    .map_err(|e| plan_error(&e))?;
-    result(py, &analysis, "analyze")
+    analyze_plan(py, &settings, progress, || {
+        Plan::from_sources(vec![Box::new(source)], inputs, settings.filter.as_ref())
+    })
 }
 
 /// One matrix (`rows × cols` elements of `dtype` in `data`, row-major): its singular values (f64),
