@@ -163,6 +163,19 @@ def _flags(
     return out
 
 
+def _hub_hint(paths: Sequence[str]) -> str:
+    """A hint for a missing path that reads like a Hugging Face Hub id (svdiag never downloads)."""
+    import re
+
+    for p in paths:
+        if not os.path.exists(p) and re.fullmatch(r"[\w.-]+/[\w.-]+", p):
+            return (
+                f"\n{p!r} looks like a Hugging Face Hub id: svdiag reads local files only; download it first "
+                "(huggingface_hub.snapshot_download) and pass the directory"
+            )
+    return ""
+
+
 def run(source: Any, *, progress: Progress = None, label: str = "<memory>", **options: Any) -> Report:
     """Analyzes every weight matrix of ``source`` and returns the full :class:`Report`.
 
@@ -197,7 +210,10 @@ def run(source: Any, *, progress: Progress = None, label: str = "<memory>", **op
             text, columns, failed = _native.analyze_tensors(src.items, label, flags, callback)
             report = Report(text, columns, src.aliases, src.notes)
         else:
-            text, columns, failed = _native.analyze_paths(src, flags, callback)
+            try:
+                text, columns, failed = _native.analyze_paths(src, flags, callback)
+            except exceptions.CheckpointNotFoundError as e:
+                raise type(e)(str(e) + _hub_hint(src)) from None
             report = Report(text, columns, {}, [])
     finally:
         if callback is not None and hasattr(callback, "close"):

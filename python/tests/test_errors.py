@@ -57,6 +57,12 @@ def test_a_missing_path(tmp_path):
     assert f"cannot read {tmp_path / 'nope.safetensors'}" in str(e.value)
 
 
+def test_a_hub_id_gets_a_hint_to_download_it_first(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CheckpointNotFoundError, match="looks like a Hugging Face Hub id: svdiag reads local files only"):
+        svdiag.analyze("openai-community/gpt2", progress=False)
+
+
 def test_a_directory_without_checkpoints(tmp_path):
     with pytest.raises(CheckpointNotFoundError, match="no checkpoint in this directory"):
         svdiag.analyze(str(tmp_path), progress=False)
