@@ -197,10 +197,10 @@ def _hf_class() -> type:
 
 
 def _lightning_class(package: str) -> type:
-    if package == "lightning":
-        from lightning.pytorch import Callback
-    else:
-        from pytorch_lightning import Callback
+    import importlib
+
+    # one of Lightning's two package names; their Callback classes are distinct types
+    Callback: Any = importlib.import_module("lightning.pytorch" if package == "lightning" else "pytorch_lightning").Callback
 
     class SpectralCallback(Callback):
         """Spectral metrics of the live ``LightningModule``: every ``every_n_steps`` optimizer steps
