@@ -176,7 +176,50 @@ def _hub_hint(paths: Sequence[str]) -> str:
     return ""
 
 
-def run(source: Any, *, progress: Progress = None, label: str = "<memory>", **options: Any) -> Report:
+def _device_spectra(src: Tensors, flags: list[str], filter: str | None) -> list[tuple]:
+    """The device route for ``src.device_items``: each accepted spectrum as the native module takes
+    it; a matrix the guard does not accept goes to ``src.items`` (copied to the host) for the CPU
+    route."""
+    if not src.device_items:
+        return []
+    import re
+
+    from . import _torch_route
+    from ._inputs import torch_view
+
+    spectra = []
+    for name, tensor, target in src.device_items:
+        if filter is not None and not re.search(filter, name):
+            # left out by the filter: a placeholder the native filter drops by name (its data is never read)
+            src.items.append((name, np.zeros(0, np.uint8), "F32", (0,)))
+            continue
+        t = tensor.detach()
+        if t.device != target:
+            t = t.to(target)
+        rows, cols = (int(d) for d in t.shape)
+        gram = _torch_route.gram_eigenvalues(t, rows, cols)
+        accepted, values = False, None
+        if gram is not None:
+            lam, trace, l12 = gram
+            accepted, values, _ = _native.gram_verdict(lam, trace, rows, cols, flags)
+        tag = {"float64": "F64", "float32": "F32", "float16": "F16", "bfloat16": "BF16"}[str(t.dtype).removeprefix("torch.")]
+        if accepted:
+            spectra.append((name, tag, [rows, cols], values, l12, _torch_route.how(t)))
+        else:
+            view = torch_view(name, tensor)  # the CPU route refines σ_min or takes the direct SVD
+            if view is not None:
+                src.items.append(view)
+    return spectra
+
+
+def run(
+    source: Any,
+    *,
+    progress: Progress = None,
+    label: str = "<memory>",
+    device: str | None = "auto",
+    **options: Any,
+) -> Report:
     """Analyzes every weight matrix of ``source`` and returns the full :class:`Report`.
 
     Args:
@@ -188,6 +231,13 @@ def run(source: Any, *, progress: Progress = None, label: str = "<memory>", **op
         progress: ``None`` shows a progress bar in a terminal or notebook, ``False`` none; a
             callable receives ``(matrices_done, matrices, bytes_done, bytes)`` every 0.1 s.
         label: the ``file`` name given to weights in memory.
+        device: for torch tensors, where their Gram matrices are formed: ``"auto"`` (default) on the
+            GPU they live on when its f64 is fast (datacenter parts), else on the CPU (and a warning
+            says so); ``"cuda"``, ``"cuda:1"``, ``"cpu"``: by torch on that device; ``None``: every
+            tensor by svdiag's CPU route. On a device only the eigenvalues cross to the host, and
+            svdiag's guard decides as on the CPU route: a matrix it does not accept is copied to the
+            host and refined or decomposed there (its ``route`` says which). Exact mode only:
+            ``quick``, ``approx``, ``polar``, ``farms`` and ``split_gates`` read the entries on the CPU.
         **options: the options of ``svdiag analyze``: ``filter`` (regex), ``normalization``
             (``"sigma"`` or ``"energy"``), ``q`` (Rényi order, ``float("inf")`` allowed), ``method``
             (``"auto"`` or ``"svd"``), ``quick``, ``approx`` (``True``, ``"auto"``, ``"always"``;
@@ -204,10 +254,12 @@ def run(source: Any, *, progress: Progress = None, label: str = "<memory>", **op
     """
     flags = _flags(**options)
     callback = progress_callback(progress)
+    needs_entries = any(options.get(k) for k in ("quick", "approx", "polar", "farms", "split_gates"))
     try:
-        src = resolve(source)
+        src = resolve(source, device=None if needs_entries else device)
         if isinstance(src, Tensors):
-            text, columns, failed = _native.analyze_tensors(src.items, label, flags, callback)
+            spectra = _device_spectra(src, flags, options.get("filter"))
+            text, columns, failed = _native.analyze_tensors(src.items, label, flags, callback, spectra)
             report = Report(text, columns, src.aliases, src.notes)
         else:
             try:

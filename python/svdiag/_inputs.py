@@ -43,6 +43,9 @@ class Tensors:
     """Tensors held in memory, ready for the native module."""
 
     items: list[tuple[str, np.ndarray, str, tuple[int, ...]]] = field(default_factory=list)
+    # torch tensors whose Gram eigenvalues are to be computed on a torch device: (name, tensor, device)
+    device_items: list[tuple[str, Any, Any]] = field(default_factory=list)
+    device: str | None = None
     # a tensor whose storage is another's (tied weights): its name -> the name it was analyzed as
     aliases: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -53,12 +56,37 @@ class Tensors:
         if identity is not None and identity in self._seen:
             self.aliases[name] = self._seen[identity]
             return
-        view = _view(name, value)
-        if view is None:
-            return
+        target = self._device_for(value)
         if identity is not None:
             self._seen[identity] = name
-        self.items.append(view)
+        if target is not None:
+            self.device_items.append((name, value, target))
+            return
+        view = _view(name, value)
+        if view is not None:
+            self.items.append(view)
+
+    def _device_for(self, x: Any) -> Any:
+        """The torch device to form ``x``'s Gram matrix on, or ``None`` for the CPU route."""
+        if self.device is None or not _is_torch_tensor(x):
+            return None
+        torch = _torch()
+        if x.is_meta or x.layout != torch.strided or x.dtype not in (torch.float64, torch.float32, torch.float16, torch.bfloat16):
+            return None
+        if x.dim() != 2 or min(x.shape) < 2:
+            return None  # not a matrix, or a stacked one (conv): the CPU route reshapes or skips it
+        if self.device != "auto":
+            return torch.device(self.device)
+        if x.device.type != "cuda":
+            return None
+        from ._torch_route import fast_f64
+
+        if not fast_f64(x.device):
+            note = f"{x.device} runs f64 slowly: its tensors were analyzed on the CPU (device='cuda' forces the GPU)"
+            if note not in self.notes:
+                self.notes.append(note)
+            return None
+        return x.device
 
 
 def _is_path(x: Any) -> bool:
@@ -85,6 +113,11 @@ def _identity(x: Any) -> tuple | None:
     if _is_torch_tensor(x) and x.layout == _torch().strided and not x.is_meta:
         return ("torch", x.device.type, x.device.index, x.data_ptr(), tuple(x.shape), x.stride(), str(x.dtype))
     return None
+
+
+def torch_view(name: str, x: Any) -> tuple[str, np.ndarray, str, tuple[int, ...]] | None:
+    """A torch tensor's bytes on the host (copied there if it is on a device)."""
+    return _torch_view(name, x)
 
 
 def _view(name: str, x: Any) -> tuple[str, np.ndarray, str, tuple[int, ...]] | None:
@@ -141,13 +174,14 @@ def _walk(prefix: str, value: Any, out: Tensors) -> None:
     # other leaves (step counters, hyper-parameters, strings) hold no weights
 
 
-def resolve(source: Any) -> list[str] | Tensors:
-    """A list of paths for the readers, or the tensors of an in-memory source."""
+def resolve(source: Any, device: str | None = None) -> list[str] | Tensors:
+    """A list of paths for the readers, or the tensors of an in-memory source (torch tensors for the
+    device route when ``device`` is given)."""
     if _is_path(source):
         return [os.fspath(source)]
     if isinstance(source, (list, tuple)) and source and all(_is_path(s) for s in source):
         return [os.fspath(s) for s in source]
-    out = Tensors()
+    out = Tensors(device=device)
     torch = _torch()
     if torch is not None and isinstance(source, torch.nn.Module):
         # state_dict lists tied parameters under every name; they are read once (aliases)
@@ -160,7 +194,7 @@ def resolve(source: Any) -> list[str] | Tensors:
         return out
     if isinstance(source, Mapping):
         _walk("", source, out)
-        if not out.items and not out.aliases:
+        if not out.items and not out.aliases and not out.device_items:
             raise UnsupportedDtypeError("the mapping holds no arrays or tensors")
         return out
     if _is_array(source):

@@ -12,6 +12,7 @@ __all__ = [
     "analyze_tensors",
     "measure",
     "metrics_of",
+    "gram_verdict",
     "inspect_paths",
     "run_command",
     "cli",
@@ -28,10 +29,14 @@ def analyze_tensors(
     label: str,
     flags: list[str],
     progress: _Progress = None,
+    spectra: list[tuple[str, str, list[int], list[float], float, str]] = ...,
 ) -> tuple[str, _Columns, int]: ...
 def measure(
     data: npt.NDArray[np.uint8], dtype_tag: str, rows: int, cols: int, flags: list[str]
 ) -> tuple[npt.NDArray[np.float64] | None, dict[str, Any], str | None, str | None]: ...
+def gram_verdict(
+    eigenvalues: list[float], trace: float, rows: int, cols: int, flags: list[str]
+) -> tuple[bool, list[float] | None, str | None]: ...
 def metrics_of(singular_values: list[float], rows: int, cols: int, flags: list[str]) -> dict[str, Any]: ...
 def inspect_paths(paths: list[str], filter: str | None = None, allow_globals: list[str] = ...) -> str: ...
 def run_command(argv: list[str]) -> tuple[str, str, Any, int]: ...

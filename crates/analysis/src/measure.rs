@@ -64,6 +64,9 @@ pub(crate) fn measure(
     reused: &AtomicUsize,
 ) -> Result<Measured, CoreError> {
     let (rows, cols) = (src.rows, src.cols);
+    if let StoredValues::Spectrum(p) = src.values {
+        return Ok(precomputed(p, rows, cols, options));
+    }
     let key = store.map(|_| crate::store::key(src, dtype, options));
     let slq = options
         .approx
@@ -120,6 +123,27 @@ pub(crate) fn measure(
         }
     }
     Ok(Measured { metrics, spectrum, route, route_reason, approx })
+}
+
+/// The record of a matrix given only by its singular values: every metric of the spectrum; the
+/// options that need the entries (`--polar`, `--farms`) are undefined with the reason.
+fn precomputed(p: &svdiag_formats::Precomputed, rows: usize, cols: usize, options: &AnalysisOptions) -> Measured {
+    const NO_ENTRIES: &str = "needs the matrix's entries, which stayed where its spectrum was computed";
+    let spectrum = Spectrum::from_values(rows, cols, p.singular_values.clone());
+    let mut metrics = Metrics::compute(&spectrum, p.l12_norm, &options.metrics);
+    if options.polar {
+        metrics.undefined.extend(Undefined::all(&svdiag_core::surgery::POLAR_FIELDS, NO_ENTRIES));
+    }
+    if options.farms.is_some() {
+        metrics.undefined.extend(Undefined::all(&svdiag_core::baselines::farms::FARMS_FIELDS, NO_ENTRIES));
+    }
+    Measured {
+        metrics,
+        spectrum: Some(spectrum),
+        route: Some(Route::Gram),
+        route_reason: Some(p.how.clone()),
+        approx: None,
+    }
 }
 
 /// One `rows × cols` matrix given as its stored bytes (little-endian, row-major `dtype` elements),

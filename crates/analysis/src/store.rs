@@ -109,6 +109,11 @@ pub(crate) fn key(src: &Stored<'_>, dtype: Dtype, options: &AnalysisOptions) -> 
                 h.update(&v.to_le_bytes());
             }
         }
+        StoredValues::Spectrum(p) => {
+            for v in p.singular_values.iter().chain([&p.l12_norm]) {
+                h.update(&v.to_le_bytes());
+            }
+        }
     }
     Key { hash: *h.finalize().as_bytes(), rows: src.rows, cols: src.cols }
 }

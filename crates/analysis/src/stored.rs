@@ -20,6 +20,8 @@ pub(crate) struct Stored<'a> {
 pub(crate) enum StoredValues<'a> {
     Bytes(&'a [u8], Dtype, usize),
     F64(&'a [f64]),
+    /// No entries at hand, only the matrix's singular values ([`svdiag_formats::Precomputed`]).
+    Spectrum(&'a svdiag_formats::Precomputed),
 }
 
 impl Blocks for Stored<'_> {
@@ -39,6 +41,7 @@ impl Blocks for Stored<'_> {
                     dtype.widen_le(&bytes[start * size..(start + w) * size], dst)?
                 }
                 StoredValues::F64(values) => dst.copy_from_slice(&values[start..start + w]),
+                StoredValues::Spectrum(_) => return Err(CoreError::NoEntries),
             }
         }
         Ok(())
@@ -85,6 +88,10 @@ pub(crate) fn with_stored<R>(
                 format!("reader returned {} values for a tensor of {stored} elements", values.len()),
             ))
         }
+        TensorData::Spectrum(_) if task.gate.is_some() => {
+            return Err(failed(info, &file, "a matrix given by its spectrum cannot be split into gates".into()))
+        }
+        TensorData::Spectrum(p) => StoredValues::Spectrum(p),
     };
     let first_row = task.gate.map_or(0, |g| g.first_row);
     if (first_row + task.rows).checked_mul(task.cols).is_none_or(|end| end > stored) {

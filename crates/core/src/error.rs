@@ -43,6 +43,9 @@ pub enum CoreError {
         /// Workspace bytes requested.
         bytes: usize,
     },
+    /// The matrix's entries are not at hand: only its singular values, computed elsewhere, are.
+    #[error("the matrix's entries are not at hand (its spectrum was computed where they are)")]
+    NoEntries,
     /// The iterative SVD did not converge (never observed on finite input; reported, not hidden).
     #[error("the singular value decomposition of a {rows}×{cols} matrix did not converge")]
     NoConvergence {

@@ -26,7 +26,7 @@ mod tensor;
 use std::path::Path;
 
 pub use error::FormatError;
-pub use tensor::{ReadOptions, TensorData, TensorInfo, TensorSource};
+pub use tensor::{Precomputed, ReadOptions, TensorData, TensorInfo, TensorSource};
 
 /// Opens a checkpoint file, choosing the reader by content (magic bytes), not by extension.
 pub fn open(path: &Path) -> Result<Box<dyn TensorSource>, FormatError> {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use svdiag_core::Dtype;
 
-use crate::{FormatError, TensorData, TensorInfo, TensorSource};
+use crate::{FormatError, Precomputed, TensorData, TensorInfo, TensorSource};
 
 /// One tensor in memory: little-endian, row-major (C order) elements of `dtype`.
 #[derive(Debug, Clone)]
@@ -18,8 +18,17 @@ pub struct MemoryTensor<'a> {
     pub dtype: Dtype,
     /// Shape, row-major.
     pub shape: Vec<usize>,
+    /// Its data.
+    pub data: MemoryData<'a>,
+}
+
+/// The data of a tensor in memory.
+#[derive(Debug, Clone)]
+pub enum MemoryData<'a> {
     /// The elements, exactly `numel(shape) × dtype.size()` bytes.
-    pub bytes: &'a [u8],
+    Bytes(&'a [u8]),
+    /// Only its singular values, computed where its entries are (`shape` must be 2-D, and match them).
+    Spectrum(Precomputed),
 }
 
 /// A set of tensors in memory, named `label` where a file would be named.
@@ -27,7 +36,7 @@ pub struct MemoryTensor<'a> {
 pub struct MemorySource<'a> {
     label: PathBuf,
     tensors: Vec<TensorInfo>,
-    data: Vec<&'a [u8]>,
+    data: Vec<MemoryData<'a>>,
 }
 
 impl<'a> MemorySource<'a> {
@@ -38,23 +47,39 @@ impl<'a> MemorySource<'a> {
         let mut data = Vec::with_capacity(tensors.len());
         for t in tensors {
             let bad = |reason: String| FormatError::Tensor { path: PathBuf::from(label), name: t.name.clone(), reason };
-            let expected = match (svdiag_core::numel(&t.shape), t.dtype.size()) {
+            let nominal = match (svdiag_core::numel(&t.shape), t.dtype.size()) {
                 (Some(n), Some(size)) => n.checked_mul(size),
                 (None, _) => return Err(bad(format!("shape {:?} has more elements than memory can hold", t.shape))),
-                (_, None) if !t.dtype.is_real() => Some(t.bytes.len()), // listed and skipped like in a file
+                (_, None) if !t.dtype.is_real() => None, // listed and skipped like in a file
                 (_, None) => return Err(bad(format!("dtype {} has no fixed element size in memory", t.dtype))),
             };
-            if expected != Some(t.bytes.len()) {
-                return Err(bad(format!(
-                    "{} bytes cannot hold a {:?} tensor of {} ({} bytes expected)",
-                    t.bytes.len(),
-                    t.shape,
-                    t.dtype,
-                    expected.map_or("more".to_string(), |e| e.to_string())
-                )));
-            }
-            infos.push(TensorInfo { name: t.name, dtype: t.dtype, shape: t.shape, byte_len: t.bytes.len() });
-            data.push(t.bytes);
+            let byte_len = match &t.data {
+                MemoryData::Bytes(bytes) => {
+                    if nominal.is_some_and(|n| n != bytes.len()) || (nominal.is_none() && t.dtype.is_real()) {
+                        return Err(bad(format!(
+                            "{} bytes cannot hold a {:?} tensor of {} ({} bytes expected)",
+                            bytes.len(),
+                            t.shape,
+                            t.dtype,
+                            nominal.map_or("more".to_string(), |e| e.to_string())
+                        )));
+                    }
+                    bytes.len()
+                }
+                MemoryData::Spectrum(p) => {
+                    let [rows, cols] = t.shape[..] else {
+                        return Err(bad(format!("a spectrum needs a 2-D shape, got {:?}", t.shape)));
+                    };
+                    if p.singular_values.len() != rows.min(cols)
+                        || p.singular_values.iter().any(|v| !v.is_finite() || *v < 0.0)
+                    {
+                        return Err(bad(format!("{rows}×{cols} needs {} finite singular values ≥ 0", rows.min(cols))));
+                    }
+                    nominal.unwrap_or(0) // the size the entries have where they are (progress counts it)
+                }
+            };
+            infos.push(TensorInfo { name: t.name, dtype: t.dtype, shape: t.shape, byte_len });
+            data.push(t.data);
         }
         Ok(Self { label: PathBuf::from(label), tensors: infos, data })
     }
@@ -71,7 +96,10 @@ impl TensorSource for MemorySource<'_> {
         &self.tensors
     }
     fn read(&self, index: usize) -> Result<TensorData<'_>, FormatError> {
-        Ok(TensorData::Bytes(Cow::Borrowed(self.data[index])))
+        Ok(match &self.data[index] {
+            MemoryData::Bytes(bytes) => TensorData::Bytes(Cow::Borrowed(bytes)),
+            MemoryData::Spectrum(p) => TensorData::Spectrum(p.clone()),
+        })
     }
 }
 
@@ -82,14 +110,23 @@ mod tests {
     #[test]
     fn byte_lengths_are_checked_against_shape_and_dtype() {
         let bytes = [0u8; 24];
-        let ok = MemoryTensor { name: "w".into(), dtype: Dtype::F32, shape: vec![2, 3], bytes: &bytes };
+        let ok =
+            MemoryTensor { name: "w".into(), dtype: Dtype::F32, shape: vec![2, 3], data: MemoryData::Bytes(&bytes) };
         let src = MemorySource::new("<memory>", vec![ok.clone()]).unwrap();
         assert_eq!(src.tensors()[0].byte_len, 24);
         assert!(matches!(src.read(0).unwrap(), TensorData::Bytes(b) if b.len() == 24));
         let short = MemoryTensor { shape: vec![2, 4], ..ok.clone() };
         let e = MemorySource::new("<memory>", vec![short]).unwrap_err().to_string();
         assert_eq!(e, "<memory>: tensor 'w': 24 bytes cannot hold a [2, 4] tensor of F32 (32 bytes expected)");
-        let huge = MemoryTensor { shape: vec![usize::MAX, 2], ..ok };
+        let huge = MemoryTensor { shape: vec![usize::MAX, 2], ..ok.clone() };
         assert!(MemorySource::new("<memory>", vec![huge]).unwrap_err().to_string().contains("more elements"));
+        let p = |values: Vec<f64>| Precomputed { singular_values: values, l12_norm: 1.0, how: "elsewhere".into() };
+        let spectrum = MemoryTensor { data: MemoryData::Spectrum(p(vec![2.0, 1.0])), ..ok.clone() };
+        let src = MemorySource::new("<memory>", vec![spectrum.clone()]).unwrap();
+        assert_eq!(src.tensors()[0].byte_len, 24);
+        assert!(matches!(src.read(0).unwrap(), TensorData::Spectrum(q) if q.singular_values == [2.0, 1.0]));
+        let wrong = MemoryTensor { data: MemoryData::Spectrum(p(vec![2.0])), ..ok };
+        let e = MemorySource::new("<memory>", vec![wrong]).unwrap_err().to_string();
+        assert_eq!(e, "<memory>: tensor 'w': 2×3 needs 2 finite singular values ≥ 0");
     }
 }

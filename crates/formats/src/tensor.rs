@@ -28,6 +28,21 @@ pub enum TensorData<'a> {
     Bytes(Cow<'a, [u8]>),
     /// Values already converted to f64, row-major (dequantized formats).
     F64(Vec<f64>),
+    /// No entries: the tensor's singular values, computed elsewhere (see [`Precomputed`]).
+    Spectrum(Precomputed),
+}
+
+/// The singular values of a matrix computed where its entries live (e.g. a Gram matrix and its
+/// eigenvalues formed by torch on a GPU, accepted by the Gram route's guard), so that only they
+/// reach the analysis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Precomputed {
+    /// `σ_1 ≥ … ≥ σ_r`, `r = min(rows, cols)` of the matrix as analyzed.
+    pub singular_values: Vec<f64>,
+    /// `Σ_j ‖W_{:,j}‖₂` of the matrix as analyzed.
+    pub l12_norm: f64,
+    /// Where and how they were computed (the record's `route_reason`).
+    pub how: String,
 }
 
 /// A checkpoint file opened for reading: its tensors and their data.

@@ -18,7 +18,7 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use svdiag_analysis::{analyze, Analysis, FileSummary, InputSummary, Plan, PlanError, Progress};
 use svdiag_cli::AnalyzeSettings;
 use svdiag_core::{CoreError, Dtype, Spectrum};
-use svdiag_formats::memory::{MemorySource, MemoryTensor};
+use svdiag_formats::memory::{MemoryData, MemorySource, MemoryTensor};
 use svdiag_formats::FormatError;
 use svdiag_report::columns::Values;
 
@@ -72,6 +72,7 @@ fn core_error(e: &CoreError) -> PyErr {
         CoreError::NotFloat(_) | CoreError::ByteLength { .. } => UnsupportedDtypeError::new_err(msg),
         CoreError::OutOfMemory { .. } => SvdiagMemoryError::new_err(msg),
         CoreError::NoConvergence { .. } => ConvergenceError::new_err(msg),
+        CoreError::NoEntries => InvalidTensorError::new_err(msg),
         _ => ConvergenceError::new_err(msg),
     }
 }
@@ -245,22 +246,36 @@ fn analyze_plan<'py, 'a>(
     result(py, &analysis, "analyze")
 }
 
+/// A matrix given by its singular values: `(name, dtype, [rows, cols], singular_values, l12_norm, how)`.
+type SpectrumItem = (String, String, Vec<usize>, Vec<f64>, f64, String);
+
 /// Analyzes tensors held in memory: `tensors` is a list of `(name, data, dtype, shape)` with `data`
-/// a C-contiguous `uint8` view of the tensor's storage (never copied), named `label` in reports.
+/// a C-contiguous `uint8` view of the tensor's storage (never copied), `spectra` matrices whose
+/// singular values were computed where they live (accepted by [`gram_verdict`]); named `label`.
 #[pyfunction]
-#[pyo3(signature = (tensors, label, flags, progress=None))]
+#[pyo3(signature = (tensors, label, flags, progress=None, spectra=Vec::new()))]
 fn analyze_tensors<'py>(
     py: Python<'py>,
     tensors: Vec<(String, PyReadonlyArray1<'py, u8>, String, Vec<usize>)>,
     label: String,
     flags: Vec<String>,
     progress: Option<Py<PyAny>>,
+    spectra: Vec<SpectrumItem>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let settings = settings(&flags)?;
     let mut memory = Vec::with_capacity(tensors.len());
     for (name, data, tag, shape) in &tensors {
         let bytes = data.as_slice().map_err(|e| PyValueError::new_err(format!("tensor '{name}': {e}")))?;
-        memory.push(MemoryTensor { name: name.clone(), dtype: dtype(tag)?, shape: shape.clone(), bytes });
+        memory.push(MemoryTensor {
+            name: name.clone(),
+            dtype: dtype(tag)?,
+            shape: shape.clone(),
+            data: MemoryData::Bytes(bytes),
+        });
+    }
+    for (name, tag, shape, singular_values, l12_norm, how) in spectra {
+        let data = MemoryData::Spectrum(svdiag_formats::Precomputed { singular_values, l12_norm, how });
+        memory.push(MemoryTensor { name, dtype: dtype(&tag)?, shape, data });
     }
     let n = memory.len();
     let source = MemorySource::new(&label, memory).map_err(|e| format_error(&e))?;
@@ -302,6 +317,28 @@ fn measure<'py>(
             m.route.map(|r| r.name()).into_pyobject(py)?.into_any(),
             m.route_reason.into_pyobject(py)?.into_any(),
         ],
+    )
+}
+
+/// The Gram route's guard on eigenvalues `λ_1 ≥ … ≥ λ_k` of a Gram matrix formed in f64 elsewhere
+/// (torch, on the device the weights live on), with its trace: `(True, singular_values, None)` where
+/// every reported metric meets the tolerance, else `(False, None, reason)`: that matrix needs its
+/// entries (σ_min from a factor, or the direct SVD).
+#[pyfunction]
+fn gram_verdict(
+    eigenvalues: Vec<f64>,
+    trace: f64,
+    rows: usize,
+    cols: usize,
+    flags: Vec<String>,
+) -> PyResult<(bool, Option<Vec<f64>>, Option<String>)> {
+    let settings = settings(&flags)?;
+    Ok(
+        match svdiag_core::linalg::gram::accept_eigenvalues(&eigenvalues, trace, rows, cols, &settings.options.metrics)
+        {
+            Ok(values) => (true, Some(values), None),
+            Err(why) => (false, None, Some(why)),
+        },
     )
 }
 
@@ -444,6 +481,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(analyze_tensors, m)?)?;
     m.add_function(wrap_pyfunction!(measure, m)?)?;
     m.add_function(wrap_pyfunction!(metrics_of, m)?)?;
+    m.add_function(wrap_pyfunction!(gram_verdict, m)?)?;
     m.add_function(wrap_pyfunction!(inspect_paths, m)?)?;
     m.add_function(wrap_pyfunction!(run_command, m)?)?;
     m.add_function(wrap_pyfunction!(cli, m)?)?;

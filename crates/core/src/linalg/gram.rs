@@ -233,9 +233,41 @@ pub fn gram_eigenvalues(src: &impl Blocks) -> Result<GramEigenvalues, CoreError>
     let trace: f64 = (0..k).map(|i| g[i * k + i]).sum();
     let lambda =
         crate::linalg::tridiagonal::symmetric_eigenvalues_in_place(MatMut::from_column_major_slice_mut(&mut g, k, k))?;
-    let frobenius_g = lambda.iter().map(|l| l * l).sum::<f64>().sqrt();
-    let tau = f64::EPSILON * (2.0 * trace + (k as f64).sqrt() * frobenius_g);
+    let tau = error_scale(trace, &lambda);
     Ok(GramEigenvalues { lambda, tau, l12_norm })
+}
+
+/// The error scale `τ = ε·(2·tr G + √k·‖G‖_F)` of each eigenvalue of a Gram matrix with trace
+/// `trace` and eigenvalues `lambda` (module docs).
+fn error_scale(trace: f64, lambda: &[f64]) -> f64 {
+    let frobenius_g = lambda.iter().map(|l| l * l).sum::<f64>().sqrt();
+    f64::EPSILON * (2.0 * trace + (lambda.len() as f64).sqrt() * frobenius_g)
+}
+
+/// The guard's decision on the eigenvalues `λ_1 ≥ … ≥ λ_k` (`k = min(rows, cols)`) of a Gram matrix
+/// formed in f64 elsewhere (e.g. by torch on a GPU, with `trace = tr G`): `Ok` with the singular
+/// values where every metric the run reports stays within [`METRIC_TOLERANCE`], as on the Gram
+/// route here; otherwise `Err` with the reason: the matrix needs `σ_min` recomputed from a factor of
+/// it, or its direct SVD, and only its entries can give either.
+pub fn accept_eigenvalues(
+    lambda: &[f64],
+    trace: f64,
+    rows: usize,
+    cols: usize,
+    options: &MetricOptions,
+) -> Result<Vec<f64>, String> {
+    let k = rows.min(cols);
+    if lambda.len() != k || lambda.iter().any(|l| !l.is_finite()) || lambda.windows(2).any(|w| w[0] < w[1]) {
+        return Err(format!("expected {k} finite eigenvalues in non-increasing order"));
+    }
+    let sigma: Vec<f64> = lambda.iter().map(|&l| l.max(0.0).sqrt()).collect();
+    if k == 0 || lambda[0] <= 0.0 {
+        return Ok(vec![0.0; k]); // the zero matrix: exact
+    }
+    match check(lambda, error_scale(trace, lambda), rows.max(cols), options) {
+        Verdict::Accept => Ok(sigma),
+        Verdict::RefineMin(why) | Verdict::Svd(why) => Err(why),
+    }
 }
 
 /// The singular values of the matrix `src` by the Gram route, guarded (see the module docs):
