@@ -14,6 +14,7 @@ __all__ = [
     "CheckpointNotFoundError",
     "CheckpointReadError",
     "InvalidCheckpointError",
+    "UnsafePickleError",
     "UnsupportedFormatError",
     "InvalidTensorError",
     "FilterMatchesNothingError",
@@ -43,6 +44,22 @@ class CheckpointReadError(SvdiagError, OSError):
 
 class InvalidCheckpointError(SvdiagError, ValueError):
     """A file is not a valid checkpoint of its format (truncated, lying header, refused pickle global)."""
+
+
+class UnsafePickleError(InvalidCheckpointError):
+    """A PyTorch checkpoint's pickle calls a global svdiag does not read (nothing was called).
+
+    Attributes:
+        global_name: the global, as ``module.name``.
+        executes_code: True for globals whose only use is to run code or reach the system (do not
+            ``torch.load`` such a file); otherwise it may be plain data beside the weights, which
+            ``allow_globals=[global_name]`` reads as an opaque value.
+    """
+
+    def __init__(self, message: str, global_name: str = "", executes_code: bool = False) -> None:
+        super().__init__(message)
+        self.global_name = global_name
+        self.executes_code = executes_code
 
 
 class UnsupportedFormatError(SvdiagError, ValueError):

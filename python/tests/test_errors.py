@@ -23,6 +23,7 @@ from svdiag.exceptions import (
     NothingToAnalyzeError,
     SvdiagError,
     SvdiagMemoryError,
+    UnsafePickleError,
     UnsupportedDtypeError,
     UnsupportedFormatError,
 )
@@ -35,6 +36,7 @@ HOSTILE = DATA / "hostile"
     (CheckpointNotFoundError, FileNotFoundError),
     (CheckpointReadError, OSError),
     (InvalidCheckpointError, ValueError),
+    (UnsafePickleError, InvalidCheckpointError),
     (UnsupportedFormatError, ValueError),
     (InvalidTensorError, ValueError),
     (FilterMatchesNothingError, ValueError),
@@ -87,12 +89,30 @@ def test_hostile_safetensors_are_invalid_checkpoints(name):
         svdiag.analyze(str(HOSTILE / "safetensors" / name), progress=False)
 
 
-@pytest.mark.parametrize("name", ["os_system.pt", "builtins_eval.pt", "subprocess_popen.pt", "legacy_os_system.pt"])
-def test_pickles_that_would_run_code_are_refused_and_nothing_runs(name, tmp_path, monkeypatch):
+@pytest.mark.parametrize("name,global_name", [
+    ("os_system.pt", "posix.system"),
+    ("builtins_eval.pt", "__builtin__.eval"),
+    ("subprocess_popen.pt", "commands.Popen"),
+    ("legacy_os_system.pt", "posix.system"),
+])
+def test_pickles_that_would_run_code_are_refused_and_nothing_runs(name, global_name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(InvalidCheckpointError, match="refused"):
+    with pytest.raises(UnsafePickleError, match="refused") as e:
         svdiag.analyze(str(HOSTILE / "pytorch" / name), progress=False)
+    assert (e.value.global_name, e.value.executes_code) == (global_name, True)
+    assert "Do not torch.load this file" in str(e.value)
     assert list(tmp_path.iterdir()) == []  # no side effect in the working directory
+
+
+def test_a_plain_data_global_is_refused_with_the_python_option_to_allow_it():
+    path = DATA / "formats" / "lightning_like.ckpt"
+    with pytest.raises(UnsafePickleError) as e:
+        svdiag.analyze(str(path), progress=False)
+    assert not e.value.executes_code
+    assert f"allow_globals=['{e.value.global_name}']" in str(e.value) or f'allow_globals=["{e.value.global_name}"]' in str(e.value)
+    assert "--allow-global" not in str(e.value)
+    report = svdiag.run(str(path), allow_globals=[e.value.global_name], progress=False)
+    assert report.document["matrices"]
 
 
 def test_an_unsupported_format(tmp_path):

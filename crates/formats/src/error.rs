@@ -25,6 +25,21 @@ pub enum FormatError {
         /// What is wrong, in words.
         reason: String,
     },
+    /// A pickle calls a global outside the allow-list (nothing was called). The message is that of
+    /// [`FormatError::Invalid`]; the global is kept so that callers can say what to allow.
+    #[error("{}: not a valid {format} file: {reason}", path.display())]
+    RefusedGlobal {
+        /// The file.
+        path: PathBuf,
+        /// The format's name.
+        format: &'static str,
+        /// What is wrong, in words (names the global and whether it would run code).
+        reason: String,
+        /// The global, as `module.name`.
+        global: String,
+        /// True for globals whose only use in a pickle is to run code or reach the system.
+        runs_code: bool,
+    },
     /// The file is a checkpoint format this version does not read.
     #[error("{}: {format} files are not supported yet (svdiag reads safetensors, PyTorch, NumPy, GGUF and ONNX files)", path.display())]
     Unsupported {

@@ -113,7 +113,7 @@ impl std::fmt::Display for PickleError {
 }
 
 /// Globals whose only use in a pickle is to run code or reach the system.
-fn runs_code(global: &str) -> bool {
+pub(crate) fn runs_code(global: &str) -> bool {
     const MODULES: &[&str] = &[
         "os",
         "posix",

@@ -82,8 +82,8 @@ impl PytorchFile {
             EntryData::Mapped(b) => Cow::Borrowed(b),
             EntryData::Inflated(v) => Cow::Owned(v),
         };
-        let (root, _) =
-            pickle::decode(&pkl_bytes, &opts.allow_globals).map_err(|e| bad(format!("{prefix}data.pkl: {e}")))?;
+        let (root, _) = pickle::decode(&pkl_bytes, &opts.allow_globals)
+            .map_err(|e| refused(path, "PyTorch", format!("{prefix}data.pkl: {e}"), &e))?;
         let mut storages = Storages::default();
         let found = pickle::tensors(&root).map_err(bad)?;
         let mut views = Vec::with_capacity(found.len());
@@ -120,8 +120,8 @@ impl PytorchFile {
         }
         let mut pos = 0usize;
         let mut next = |what: &str| -> Result<Rc<Value>, FormatError> {
-            let (v, used) =
-                pickle::decode(&map[pos..], &opts.allow_globals).map_err(|e| bad(format!("{what}: {e}")))?;
+            let (v, used) = pickle::decode(&map[pos..], &opts.allow_globals)
+                .map_err(|e| refused(path, "PyTorch (legacy)", format!("{what}: {e}"), &e))?;
             pos += used;
             Ok(v)
         };
@@ -387,5 +387,20 @@ impl TensorSource for PytorchFile {
             (StorageLoc::Range(r), Container::Legacy(map)) => crate::mmap::release(map, r.clone()),
             _ => {}
         }
+    }
+}
+
+/// A pickle's error as the file's: a refused global keeps its name ([`FormatError::RefusedGlobal`]),
+/// anything else is [`FormatError::Invalid`]; both say `reason`.
+fn refused(path: &Path, format: &'static str, reason: String, e: &pickle::PickleError) -> FormatError {
+    match e {
+        pickle::PickleError::Refused(g) => FormatError::RefusedGlobal {
+            path: path.to_path_buf(),
+            format,
+            reason,
+            global: g.clone(),
+            runs_code: pickle::runs_code(g),
+        },
+        _ => FormatError::Invalid { path: path.to_path_buf(), format, reason },
     }
 }

@@ -28,6 +28,7 @@ mod exceptions {
     pyo3::import_exception!(svdiag.exceptions, CheckpointNotFoundError);
     pyo3::import_exception!(svdiag.exceptions, CheckpointReadError);
     pyo3::import_exception!(svdiag.exceptions, InvalidCheckpointError);
+    pyo3::import_exception!(svdiag.exceptions, UnsafePickleError);
     pyo3::import_exception!(svdiag.exceptions, UnsupportedFormatError);
     pyo3::import_exception!(svdiag.exceptions, InvalidTensorError);
     pyo3::import_exception!(svdiag.exceptions, FilterMatchesNothingError);
@@ -51,6 +52,11 @@ fn format_error(e: &FormatError) -> PyErr {
         }
         FormatError::Io { source, .. } => CheckpointReadError::new_err(format!("{msg}: {source}")),
         FormatError::Invalid { .. } | FormatError::Index { .. } => InvalidCheckpointError::new_err(msg),
+        FormatError::RefusedGlobal { global, runs_code, .. } => {
+            // the hint names the Python option, not the command line's flag
+            let msg = msg.replace(&format!("--allow-global {global}"), &format!("allow_globals=[{global:?}]"));
+            UnsafePickleError::new_err((msg, global.clone(), *runs_code))
+        }
         FormatError::Unsupported { .. } => UnsupportedFormatError::new_err(msg),
         FormatError::Tensor { .. } => InvalidTensorError::new_err(msg),
         _ => InvalidCheckpointError::new_err(msg),
