@@ -185,7 +185,7 @@ def _device_spectra(src: Tensors, flags: list[str], filter: str | None) -> list[
     import re
 
     from . import _torch_route
-    from ._inputs import torch_view
+    from ._inputs import _TAGS, torch_view
 
     spectra = []
     for name, tensor, target in src.device_items:
@@ -202,7 +202,7 @@ def _device_spectra(src: Tensors, flags: list[str], filter: str | None) -> list[
         if gram is not None:
             lam, trace, l12 = gram
             accepted, values, _ = _native.gram_verdict(lam, trace, rows, cols, flags)
-        tag = {"float64": "F64", "float32": "F32", "float16": "F16", "bfloat16": "BF16"}[str(t.dtype).removeprefix("torch.")]
+        tag = _TAGS[str(t.dtype).removeprefix("torch.")]
         if accepted:
             spectra.append((name, tag, [rows, cols], values, l12, _torch_route.how(t)))
         else:
@@ -357,7 +357,7 @@ def inspect(
     paths = resolve(source)
     if isinstance(paths, Tensors):
         raise TypeError("inspect reads checkpoint files: pass a path or a list of paths")
-    doc = json.loads(_native.inspect_paths(paths, filter, list(allow_globals)))
+    doc = json.loads(_native.inspect_paths(paths, _flags(filter=filter, allow_globals=allow_globals)))
     frame = pd.DataFrame(doc["tensors"])
     for col in ("shape", "matrix_shape"):
         frame[col] = [tuple(v) if v is not None else None for v in frame[col]]

@@ -9,7 +9,7 @@ use svdiag_formats::TensorInfo;
 use crate::options::{AnalysisOptions, ApproxMode, Method, QUICK_TOLERANCE};
 use crate::plan::Task;
 use crate::record::MatrixRecord;
-use crate::stored::{Stored, StoredValues};
+use crate::stored::{bytes_of, Stored, StoredValues};
 
 /// What [`measure`] finds for one matrix.
 pub struct Measured {
@@ -155,13 +155,8 @@ pub fn measure_bytes(
     cols: usize,
     options: &AnalysisOptions,
 ) -> Result<Measured, CoreError> {
-    let size = dtype.size().ok_or(CoreError::NotFloat(dtype))?;
-    let expected = rows.checked_mul(cols).and_then(|n| n.checked_mul(size));
-    if expected != Some(bytes.len()) {
-        let expected = expected.unwrap_or(usize::MAX);
-        return Err(CoreError::ByteLength { len: bytes.len(), expected, rows, cols, dtype });
-    }
-    let src = Stored { values: StoredValues::Bytes(bytes, dtype, size), rows, cols, first_row: 0 };
+    let values = bytes_of(bytes, dtype, rows.checked_mul(cols), rows, cols)?;
+    let src = Stored { values, rows, cols, first_row: 0 };
     measure(&src, dtype, options, None, &AtomicUsize::new(0))
 }
 

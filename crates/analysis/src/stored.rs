@@ -48,6 +48,29 @@ impl Blocks for Stored<'_> {
     }
 }
 
+/// `bytes` as the stored values of `elements` elements of `dtype` (`rows × cols` in the error), or
+/// why they are not: a dtype without a fixed size, or a length that does not match.
+pub(crate) fn bytes_of(
+    bytes: &[u8],
+    dtype: Dtype,
+    elements: Option<usize>,
+    rows: usize,
+    cols: usize,
+) -> Result<StoredValues<'_>, CoreError> {
+    let size = dtype.size().ok_or(CoreError::NotFloat(dtype))?;
+    let expected = elements.and_then(|n| n.checked_mul(size));
+    if expected != Some(bytes.len()) {
+        return Err(CoreError::ByteLength {
+            len: bytes.len(),
+            expected: expected.unwrap_or(usize::MAX),
+            rows,
+            cols,
+            dtype,
+        });
+    }
+    Ok(StoredValues::Bytes(bytes, dtype, size))
+}
+
 /// Reads a task's tensor, checks that the reader delivered exactly the stored tensor, and hands
 /// the analyzed block (the whole matrix, or one gate's rows) to `f`.
 pub(crate) fn with_stored<R>(
@@ -68,17 +91,7 @@ pub(crate) fn with_stored<R>(
     };
     let values = match &data {
         TensorData::Bytes(bytes) => {
-            let size = info.dtype.size().ok_or(CoreError::NotFloat(info.dtype)).map_err(fail)?;
-            if Some(bytes.len()) != stored.checked_mul(size) {
-                return Err(fail(CoreError::ByteLength {
-                    len: bytes.len(),
-                    expected: stored.saturating_mul(size),
-                    rows: stored / task.cols.max(1),
-                    cols: task.cols,
-                    dtype: info.dtype,
-                }));
-            }
-            StoredValues::Bytes(bytes, info.dtype, size)
+            bytes_of(bytes, info.dtype, Some(stored), stored / task.cols.max(1), task.cols).map_err(fail)?
         }
         TensorData::F64(values) if values.len() == stored => StoredValues::F64(values),
         TensorData::F64(values) => {

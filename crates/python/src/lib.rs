@@ -444,23 +444,14 @@ fn run_command<'py>(py: Python<'py>, argv: Vec<String>) -> PyResult<Bound<'py, P
     }
 }
 
-/// `svdiag inspect PATHS` as its JSON document.
+/// `svdiag inspect PATHS` as its JSON document; `flags` as for `analyze` (only `--filter` and
+/// `--allow-global` matter), through the command line's parser.
 #[pyfunction]
-#[pyo3(signature = (paths, filter=None, allow_globals=Vec::new()))]
-fn inspect_paths(
-    py: Python<'_>,
-    paths: Vec<PathBuf>,
-    filter: Option<String>,
-    allow_globals: Vec<String>,
-) -> PyResult<String> {
-    let filter = filter
-        .as_deref()
-        .map(regex::Regex::new)
-        .transpose()
-        .map_err(|e| InvalidOptionError::new_err(format!("invalid filter pattern: {e}")))?;
-    let read = svdiag_formats::ReadOptions { allow_globals };
+fn inspect_paths(py: Python<'_>, paths: Vec<PathBuf>, flags: Vec<String>) -> PyResult<String> {
+    let settings = settings(&flags)?;
     py.detach(|| {
-        Plan::with_options(&paths, filter.as_ref(), &read).map(|plan| svdiag_report::inspect::render_json(&plan))
+        Plan::with_options(&paths, settings.filter.as_ref(), &settings.read)
+            .map(|plan| svdiag_report::inspect::render_json(&plan))
     })
     .map_err(|e| plan_error(&e))
 }
