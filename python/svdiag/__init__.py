@@ -17,11 +17,13 @@ stops it between matrices.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -62,7 +64,35 @@ METRIC_FIELDS: tuple[str, ...] = tuple(_native.metric_fields()[0])
 Progress = bool | Callable[[int, int, int, int], Any] | None
 
 
-class Report:
+class _Page:
+    """The HTML report of a document (shared by :class:`Report`, :class:`Trend`, :class:`Comparison`)."""
+
+    _text: str
+
+    def to_html(self, path: str | os.PathLike[str] | None = None) -> str:
+        """The self-contained HTML page ``--format html`` writes for this document (the same
+        renderer): one file with its plots, that opens from disk and fetches nothing. With ``path``,
+        also writes it there (through a temporary file renamed into place). Per-matrix spectra are
+        drawn when the analysis kept them: ``run(..., plot_data=True)`` (``trend`` and ``compare``
+        pages need nothing extra)."""
+        page = _native.render_html(self._text)
+        if path is not None:
+            target = Path(path)
+            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            try:
+                tmp.write_text(page, encoding="utf-8")
+                os.replace(tmp, target)
+            finally:
+                tmp.unlink(missing_ok=True)
+        return page
+
+    def _repr_html_(self) -> str:
+        """Notebook display: the page in an isolated frame (its own styles, script and policy)."""
+        page = html.escape(self.to_html(), quote=True)
+        return f'<iframe srcdoc="{page}" sandbox="allow-scripts" style="width:100%;height:760px;border:1px solid #ccc"></iframe>'
+
+
+class Report(_Page):
     """The full result of :func:`run`: the per-matrix table, what was skipped or failed and why,
     the diagnoses, and the JSON document ``svdiag analyze --format json`` writes for the same input.
 
@@ -121,6 +151,7 @@ def _flags(
     thresholds: Mapping[str, float] | None = None,
     threads: int | None = None,
     spectrum: bool = False,
+    plot_data: bool = False,
     split_gates: bool = False,
     allow_globals: Sequence[str] = (),
 ) -> list[str]:
@@ -156,6 +187,8 @@ def _flags(
         out += ["--threads", str(threads)]
     if spectrum:
         out.append("--spectrum")
+    if plot_data:
+        out.append("--plot-data")
     if split_gates:
         out.append("--split-gates")
     for g in allow_globals:
@@ -243,7 +276,9 @@ def run(
             (``"auto"`` or ``"svd"``), ``quick``, ``approx`` (``True``, ``"auto"``, ``"always"``;
             ``approx_probes``, ``approx_seed``), ``farms`` (``True`` or a dict of ``window``,
             ``ratio``, ``overlap``), ``polar``, ``thresholds`` (name -> value), ``threads``,
-            ``spectrum`` (keep singular values in the JSON), ``split_gates``, ``allow_globals``.
+            ``spectrum`` (keep singular values in the JSON), ``plot_data`` (keep what the HTML
+            report draws of each spectrum, for :meth:`Report.to_html`), ``split_gates``,
+            ``allow_globals``.
 
     Raises:
         NothingToAnalyzeError: no matrix was analyzed (all skipped or failed; reasons in the message).
@@ -391,7 +426,7 @@ def _paths(source: Any) -> list[str]:
     return paths
 
 
-class Trend:
+class Trend(_Page):
     """A training run as time series (``svdiag trend``): ``series``, one row per matrix and checkpoint
     with every metric (the command's CSV, long form); ``alerts`` (jumps and drifts with their evidence,
     diagnosis, mitigations and caveat); ``aggregates`` (per-role and per-depth medians at each step);
@@ -418,7 +453,7 @@ class Trend:
         return f"<svdiag.Trend: {len(self.checkpoints)} checkpoints, {self.series['matrix'].nunique()} matrices, {len(self.alerts)} alerts>"
 
 
-class Comparison:
+class Comparison(_Page):
     """Two checkpoints or runs side by side (``svdiag compare``): ``matrices``, the differences per
     matrix and metric (the command's CSV, long form); ``verdicts`` (per metric, with the sign test's
     evidence); ``only_in_a``, ``only_in_b``, ``shape_mismatch``; ``document`` (``to_json()``)."""
@@ -479,12 +514,14 @@ def compare(a: Any, b: Any, *, step: int | None = None, **options: Any) -> Compa
     return Comparison(text, csv_text)
 
 
-def delta(a: Any, b: Any, *, spectrum: bool = False, **options: Any) -> Report:
+def delta(a: Any, b: Any, *, spectrum: bool = False, plot_data: bool = False, **options: Any) -> Report:
     """Every metric of the update ``W_B − W_A`` of each matrix present in both checkpoints (or runs'
     last checkpoints), as ``svdiag delta``: a :class:`Report` whose document says ``"command": "delta"``."""
     argv = ["delta", *_paths(a), *_paths(b), *_run_flags(**options)]
     if spectrum:
         argv.append("--spectrum")
+    if plot_data:
+        argv.append("--plot-data")
     _, text, columns, failed = _native.run_command(argv)
     report = Report(text, columns, {}, [])
     if failed:

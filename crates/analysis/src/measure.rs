@@ -45,6 +45,11 @@ impl Measured {
             gate: task.gate.map(|g| g.label),
             gate_row: task.gate.map_or(0, |g| g.first_row),
             identity: TensorIdentity::from_name(&info.name, info.shape.len()),
+            esd: self
+                .spectrum
+                .as_ref()
+                .filter(|_| options.plot_data)
+                .map(|s| svdiag_core::esd::Esd::of(s, self.metrics.mp.as_ref())),
             metrics: self.metrics,
             singular_values: self.spectrum.filter(|_| options.keep_spectrum).map(|s| s.values().to_vec()),
             route: self.route,

@@ -9,6 +9,8 @@ pub struct AnalysisOptions {
     pub metrics: MetricOptions,
     /// Keep every matrix's singular values in its record.
     pub keep_spectrum: bool,
+    /// Keep what a report draws of every spectrum ([`svdiag_core::esd::Esd`], a few KB per matrix).
+    pub plot_data: bool,
     /// Worker threads; `None` = all cores.
     pub threads: Option<usize>,
     /// `--quick`: only the metrics that need no eigen-decomposition (see `svdiag_core::linalg::quick`).

@@ -39,6 +39,8 @@ pub struct MatrixRecord {
     pub metrics: Metrics,
     /// The singular values, when asked for.
     pub singular_values: Option<Vec<f64>>,
+    /// What a report draws of the spectrum, when asked for (exact modes).
+    pub esd: Option<svdiag_core::esd::Esd>,
     /// How the spectrum was computed (`None` in quick mode).
     pub route: Option<Route>,
     /// Why the Gram route refined `σ_min` or fell back to the direct SVD.

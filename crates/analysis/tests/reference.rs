@@ -32,6 +32,7 @@ fn run_with(normalization: Normalization, q: RenyiOrder, method: Method) -> Vec<
     let options = AnalysisOptions {
         metrics: MetricOptions { normalization, q },
         keep_spectrum: true,
+        plot_data: false,
         threads: Some(2),
         quick: false,
         method,

@@ -23,7 +23,7 @@ use svdiag_analysis::{analyze, AnalysisOptions, Plan};
 use svdiag_formats::ReadOptions;
 use svdiag_report::Format;
 
-use crate::args::{AblateArgs, AnalyzeArgs, Cli, Command, InspectArgs, ReprArgs, TheoryArgs};
+use crate::args::{AblateArgs, AnalyzeArgs, Cli, Command, InspectArgs, ReportArgs, ReprArgs, TheoryArgs};
 
 /// glibc raises its mmap threshold each time a large block is freed, after which the per-matrix
 /// buffers (Gram matrices, widened blocks, eigen-solver workspaces) come from per-thread arenas that
@@ -98,6 +98,7 @@ where
         Command::Watch(args) => runs::run_watch(args),
         Command::Compare(args) => runs::run_compare(args),
         Command::Delta(args) => runs::run_delta(args),
+        Command::Report(args) => run_report(args),
     };
     match result {
         Ok(code) => code,
@@ -144,6 +145,7 @@ impl AnalyzeSettings {
         let options = AnalysisOptions {
             metrics: svdiag_core::MetricOptions { normalization: args.normalization, q: args.q },
             keep_spectrum: args.spectrum,
+            plot_data: args.plot_data,
             threads: args.threads,
             quick: args.quick,
             method: args.method,
@@ -190,7 +192,8 @@ fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<u8> {
     let settings = AnalyzeSettings::from_args(&args)?;
     let mut plan = Plan::with_options(&args.paths, settings.filter.as_ref(), &settings.read)?;
     settings.prepare(&mut plan);
-    let options = settings.options;
+    let mut options = settings.options;
+    options.plot_data |= format == Format::Html;
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let progress = progress::Bar::new(show_progress);
     let analysis = analyze(&plan, &options, &progress);
@@ -295,6 +298,15 @@ fn run_repr(args: ReprArgs) -> anyhow::Result<u8> {
         svdiag_report::representation::render_json(&path, &info.name, &r)
     };
     output::write_stdout(text.as_bytes())?;
+    Ok(0)
+}
+
+/// `svdiag report`: the page of a saved document, nothing computed again.
+fn run_report(args: ReportArgs) -> anyhow::Result<u8> {
+    let path = &args.input;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let page = svdiag_report::html::render_text(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    output::emit(args.output.as_deref(), page.as_bytes())?;
     Ok(0)
 }
 

@@ -51,13 +51,14 @@ pub fn emit(path: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
     }
 }
 
-/// The format asked for, else the one `-o`'s extension names (.json, .csv; a table otherwise),
+/// The format asked for, else the one `-o`'s extension names (.json, .csv, .html; a table otherwise),
 /// else a table on a terminal and JSON in a pipe.
 pub fn output_format(format: Option<Format>, output: Option<&std::path::Path>) -> Format {
     format.unwrap_or_else(|| match output {
         Some(path) => match path.extension().and_then(|e| e.to_str()) {
             Some("json") => Format::Json,
             Some("csv") => Format::Csv,
+            Some("html" | "htm") => Format::Html,
             _ => Format::Table,
         },
         None if std::io::stdout().is_terminal() => Format::Table,
@@ -70,7 +71,9 @@ pub fn table_or_json(format: Option<Format>, command: &str) -> anyhow::Result<bo
     Ok(match format {
         Some(Format::Table) => true,
         Some(Format::Json) => false,
-        Some(Format::Csv) => anyhow::bail!("{command} writes table or json, not csv"),
+        Some(f @ (Format::Csv | Format::Html)) => {
+            anyhow::bail!("{command} writes table or json, not {}", if f == Format::Csv { "csv" } else { "html" })
+        }
         None => std::io::stdout().is_terminal(),
     })
 }

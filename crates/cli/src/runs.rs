@@ -123,6 +123,7 @@ fn render_trend(t: &Trend, format: Format, metric: &str, options: &AnalysisOptio
         Format::Table => svdiag_report::runs::trend_table(t, metric),
         Format::Json => svdiag_report::runs::trend_json(t, options),
         Format::Csv => svdiag_report::runs::trend_csv(t),
+        Format::Html => svdiag_report::html_of(&svdiag_report::runs::trend_json(t, options)),
     }
 }
 
@@ -410,6 +411,7 @@ pub fn run_compare(args: CompareArgs) -> anyhow::Result<u8> {
         Format::Table => svdiag_report::runs::compare_table(&c, &a, &b, &args.metric),
         Format::Json => svdiag_report::runs::compare_json(&c, &a, &b, &session.options),
         Format::Csv => svdiag_report::runs::compare_csv(&c),
+        Format::Html => svdiag_report::html_of(&svdiag_report::runs::compare_json(&c, &a, &b, &session.options)),
     };
     output::emit(args.out.output.as_deref(), text.as_bytes())?;
     for f in &failed {
@@ -433,6 +435,7 @@ fn delta_of(args: &DeltaArgs) -> anyhow::Result<(svdiag_analysis::delta::Delta, 
     let session = Session::new(&args.settings)?;
     let mut options = session.options.clone();
     options.keep_spectrum = args.spectrum;
+    options.plot_data = args.plot_data || output_format(args.out.format, args.out.output.as_deref()) == Format::Html;
     let (side_a, side_b) = (side(&args.a, None)?, side(&args.b, None)?);
     for (label, s) in [("A", &side_a), ("B", &side_b)] {
         if !session.quiet && s.step.is_some() {

@@ -546,7 +546,7 @@ fn every_json_field_is_documented_in_docs_metrics() {
     let commands: Vec<Vec<&str>> = vec![
         vec!["trend", "run", "--no-cache"],
         vec!["compare", "run/checkpoint-100", &last, "--no-cache"],
-        vec!["analyze", &last, "--farms", "--polar", "--spectrum"],
+        vec!["analyze", &last, "--farms", "--polar", "--spectrum", "--plot-data"],
         vec!["analyze", &last, "--approx", "always"],
         vec!["analyze", &last, "--quick"],
         vec!["delta", "run/checkpoint-100", &last, "--no-cache"],

@@ -25,6 +25,7 @@ pub mod baselines;
 pub mod dtype;
 pub mod entropy;
 pub mod error;
+pub mod esd;
 pub mod linalg;
 pub mod matrix;
 pub mod metrics;

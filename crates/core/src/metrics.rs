@@ -109,7 +109,7 @@ impl Metrics {
         let energy: f64 = s.iter().map(|v| v * v).sum();
         let mut undefined = Vec::new();
 
-        let tol = sigma_max * (spectrum.rows().max(spectrum.cols()) as f64) * f64::EPSILON;
+        let tol = crate::esd::rank_tolerance(spectrum);
         let numerical_rank = s.iter().filter(|&&v| v > tol).count();
 
         let p = distribution(s, options.normalization);

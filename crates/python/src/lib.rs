@@ -456,6 +456,13 @@ fn inspect_paths(py: Python<'_>, paths: Vec<PathBuf>, flags: Vec<String>) -> PyR
     .map_err(|e| plan_error(&e))
 }
 
+/// The self-contained HTML page of a JSON document of `analyze`, `delta`, `trend` or `compare`
+/// (the renderer of `--format html` and `svdiag report`).
+#[pyfunction]
+fn render_html(py: Python<'_>, json: String) -> PyResult<String> {
+    py.detach(|| svdiag_report::html::render_text(&json)).map_err(PyValueError::new_err)
+}
+
 /// The `svdiag` command line (`argv` without the program name); returns its exit code.
 #[pyfunction]
 fn cli(py: Python<'_>, argv: Vec<String>) -> u8 {
@@ -482,6 +489,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(inspect_paths, m)?)?;
     m.add_function(wrap_pyfunction!(run_command, m)?)?;
     m.add_function(wrap_pyfunction!(cli, m)?)?;
+    m.add_function(wrap_pyfunction!(render_html, m)?)?;
     m.add_function(wrap_pyfunction!(metric_fields, m)?)?;
     Ok(())
 }

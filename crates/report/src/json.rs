@@ -35,6 +35,8 @@ struct Settings<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     approx: Option<ApproxSettings>,
     spectrum: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    plot_data: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     method: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -125,6 +127,8 @@ struct Record<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     approx: Option<&'a svdiag_core::linalg::slq::Approx>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    esd: Option<&'a svdiag_core::esd::Esd>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     singular_values: Option<&'a [f64]>,
 }
 
@@ -188,6 +192,7 @@ impl<'a> Record<'a> {
             route: r.route.map(|x| x.name()),
             route_reason: r.route_reason.as_deref(),
             approx: r.approx.as_ref(),
+            esd: r.esd.as_ref(),
             singular_values: r.singular_values.as_deref(),
         }
     }
@@ -219,6 +224,7 @@ pub fn render_for(analysis: &Analysis, command: &'static str) -> String {
             }),
             quick_metrics: analysis.options.quick.then_some(&svdiag_core::linalg::quick::QUICK_FIELDS[..]),
             spectrum: analysis.options.keep_spectrum,
+            plot_data: analysis.options.plot_data,
             method: (!analysis.options.quick).then_some(analysis.options.method.name()),
             farms: analysis.options.farms,
             svd: crate::svd_method(&analysis.options),

@@ -1,13 +1,15 @@
 //! # svdiag-report
 //!
 //! Pure functions from an [`Analysis`] to text: an aligned terminal [`table`], one [`json`]
-//! document, or [`csv`] with one row per matrix. Nothing here prints or touches files, and the
+//! document, [`csv`] with one row per matrix, or one self-contained [`html`] page drawn from the
+//! JSON document. Nothing here prints or touches files, and the
 //! output depends only on the analysis (never on timing or thread count), so it can be
 //! snapshot-tested and is byte-identical across runs.
 #![deny(missing_docs)]
 
 pub mod columns;
 pub mod csv;
+pub mod html;
 pub mod inspect;
 pub mod json;
 pub mod representation;
@@ -33,6 +35,8 @@ pub enum Format {
     Json,
     /// One CSV row per matrix.
     Csv,
+    /// One self-contained HTML page ([`html`]).
+    Html,
 }
 
 impl FromStr for Format {
@@ -42,7 +46,8 @@ impl FromStr for Format {
             "table" => Ok(Self::Table),
             "json" => Ok(Self::Json),
             "csv" => Ok(Self::Csv),
-            _ => Err(format!("unknown format '{s}' (expected table, json or csv)")),
+            "html" => Ok(Self::Html),
+            _ => Err(format!("unknown format '{s}' (expected table, json, csv or html)")),
         }
     }
 }
@@ -99,7 +104,13 @@ pub fn render_for(analysis: &Analysis, format: Format, columns: &[&str], command
         Format::Table => table::render(analysis, columns),
         Format::Json => json::render_for(analysis, command),
         Format::Csv => csv::render(analysis),
+        Format::Html => html_of(&json::render_for(analysis, command)),
     }
+}
+
+/// The page of a JSON document this crate wrote (for the commands that render JSON first).
+pub fn html_of(json: &str) -> String {
+    html::render_text(json).expect("svdiag's own JSON documents have a page")
 }
 
 /// Groups reasons for a short summary: `[(reason, count)]`, most frequent first, then by text.

@@ -14,6 +14,7 @@ use super::parse::*;
 Examples:
   svdiag analyze model.safetensors
   svdiag analyze ./hf-model-dir --format json -o report.json
+  svdiag analyze ./hf-model-dir -o report.html
   svdiag analyze a.safetensors b.safetensors --format csv --filter 'layers\\.\\d+\\.mlp'
 
 Inputs (recognised by content, not extension): safetensors; PyTorch torch.save files (zip and
@@ -35,8 +36,9 @@ pub struct AnalyzeArgs {
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
-    /// Output format [default: table on a terminal; else from the -o extension (.json, .csv); else json].
-    #[arg(short, long, value_parser = parse_format, value_name = "table|json|csv")]
+    /// Output format [default: table on a terminal; else from the -o extension (.json, .csv,
+    /// .html); else json]. html: one self-contained page with the plots (docs/report.md).
+    #[arg(short, long, value_parser = parse_format, value_name = "table|json|csv|html")]
     pub format: Option<Format>,
 
     /// Write the report to FILE (atomically: a temporary file renamed into place).
@@ -58,6 +60,12 @@ pub struct AnalyzeArgs {
     /// Include every matrix's singular values in the JSON.
     #[arg(long, conflicts_with = "quick")]
     pub spectrum: bool,
+
+    /// Include what the HTML report draws of every spectrum in the JSON (each record's `esd`: a
+    /// histogram, the outliers and the tail, a few KB per matrix), so that `svdiag report` can draw
+    /// it later. Implied by --format html.
+    #[arg(long, conflicts_with = "quick")]
+    pub plot_data: bool,
 
     /// Only the metrics that need no eigen-decomposition, for frequent monitoring:
     /// frobenius_norm, l12_norm (exact), spectral_norm (Lanczos, ≤1e-6 relative), stable_rank, and

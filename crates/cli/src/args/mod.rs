@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 
 pub use analyze::AnalyzeArgs;
 pub use runs::{AlertArgs, CompareArgs, DeltaArgs, RunSettings, TrendArgs, WatchArgs};
-pub use tools::{AblateArgs, InspectArgs, ReprArgs, TheoryArgs};
+pub use tools::{AblateArgs, InspectArgs, ReportArgs, ReprArgs, TheoryArgs};
 
 /// Spectral diagnostics of neural-network checkpoints.
 ///
@@ -54,6 +54,9 @@ pub enum Command {
     /// The spectra of the update ΔW = W_B − W_A of every matrix present in both checkpoints, with
     /// every metric (e.g. Muon's updates are flat).
     Delta(DeltaArgs),
+    /// Draw the HTML report of a saved JSON document (of analyze, delta, trend or compare) without
+    /// computing anything again.
+    Report(ReportArgs),
 }
 
 #[cfg(test)]

@@ -12,8 +12,9 @@ use super::parse::*;
 /// Where and how a run command writes its report.
 #[derive(Debug, Args)]
 pub struct OutputArgs {
-    /// Output format [default: table on a terminal; else from the -o extension (.json, .csv); else json].
-    #[arg(short, long, value_parser = parse_format, value_name = "table|json|csv")]
+    /// Output format [default: table on a terminal; else from the -o extension (.json, .csv,
+    /// .html); else json]. html: one self-contained page with the plots (trend and compare).
+    #[arg(short, long, value_parser = parse_format, value_name = "table|json|csv|html")]
     pub format: Option<Format>,
 
     /// Write the report to FILE (atomically).
@@ -204,6 +205,11 @@ pub struct DeltaArgs {
     /// Include every update's singular values in the JSON.
     #[arg(long)]
     pub spectrum: bool,
+
+    /// Include what the HTML report draws of every update's spectrum in the JSON (each record's
+    /// `esd`), for `svdiag report`. Implied by --format html.
+    #[arg(long)]
+    pub plot_data: bool,
 
     /// Metric columns of the table, comma-separated canonical names.
     #[arg(long, value_delimiter = ',', value_parser = parse_column, value_name = "NAMES")]

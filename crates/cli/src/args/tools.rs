@@ -93,3 +93,25 @@ pub struct InspectArgs {
     #[arg(long, value_name = "MODULE.NAME")]
     pub allow_global: Vec<String>,
 }
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  svdiag analyze model.safetensors --plot-data -o run.json && svdiag report run.json -o run.html
+  svdiag trend ./run -o trend.json && svdiag report trend.json -o trend.html
+
+The page is the one `--format html` writes for the same document: one self-contained file that
+opens from disk and fetches nothing. Spectra are drawn from each matrix's `esd` summary, which
+analyze and delta write with --plot-data (or --format html); a document without it gets every view
+but the per-matrix spectra, and the page says so.
+
+Exit codes: 0 written; 2 unreadable or not a document of analyze, delta, trend or compare.")]
+pub struct ReportArgs {
+    /// A JSON document written by svdiag analyze, delta, trend or compare.
+    #[arg(value_name = "SAVED.json")]
+    pub input: PathBuf,
+
+    /// Write the page to FILE (atomically) [default: stdout].
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}

@@ -129,6 +129,12 @@ pub struct MpBaseline {
     pub upper_edge: f64,
     /// Singular values above the upper edge plus its Tracy–Widom margin.
     pub outliers_above: usize,
+    /// The cut-off that counted `outliers_above`: the upper edge plus its Tracy–Widom margin, in
+    /// singular-value units (a value counts when it is above).
+    pub upper_cut: f64,
+    /// The cut-off that counted `outliers_below`, in singular-value units (a value counts when it
+    /// is below); `None` for a square matrix, which has no small outliers.
+    pub lower_cut: Option<f64>,
     /// Singular values below the lower edge minus its margin (rectangular matrices only).
     pub outliers_below: usize,
     /// Kolmogorov–Smirnov distance of the bulk from the fitted law.
@@ -154,13 +160,14 @@ impl MpBaseline {
         let mut lambda: Vec<f64> = sigma.iter().map(|s| s * s / nf).collect();
         lambda.sort_by(f64::total_cmp);
         let mut s2 = fit_scale(&lambda, &law).ok_or("the central half of the spectrum is 0: no bulk to fit")?;
-        let (mut above, mut below) = count_outliers(&lambda, s2, n_big, m_small);
+        let (mut above, mut below) = count_outliers(&lambda, outlier_cuts(s2, n_big, m_small));
         if above + below > 0 && above + below < m_small / 2 {
             if let Some(refit) = fit_scale(&lambda[below..m_small - above], &law) {
                 s2 = refit;
-                (above, below) = count_outliers(&lambda, s2, n_big, m_small);
+                (above, below) = count_outliers(&lambda, outlier_cuts(s2, n_big, m_small));
             }
         }
+        let (upper_cut, lower_cut) = outlier_cuts(s2, n_big, m_small);
         // above and below count disjoint ends (lower threshold < upper threshold)
         let bulk = &lambda[below..m_small - above];
         let ks = kolmogorov_smirnov(bulk, s2, &law);
@@ -171,6 +178,8 @@ impl MpBaseline {
             upper_edge: s * (nf.sqrt() + (m_small as f64).sqrt()),
             outliers_above: above,
             outliers_below: below,
+            upper_cut: (upper_cut * nf).sqrt(),
+            lower_cut: lower_cut.map(|l| (l.max(0.0) * nf).sqrt()),
             ks,
             random_baseline_kl: random_baseline_kl(&law, m_small, normalization),
         })
@@ -197,23 +206,27 @@ fn fit_scale(lambda: &[f64], law: &MarchenkoPastur) -> Option<f64> {
     (num > 0.0).then(|| num / den)
 }
 
-/// The outlier counts (above, below) for scale `s2` (eigenvalues `λ = σ²/N`, ascending).
-fn count_outliers(lambda: &[f64], s2: f64, n_big: usize, m_small: usize) -> (usize, usize) {
+/// The outlier cut-offs on `λ = σ²/N` for scale `s2`: the upper edge plus, and the lower edge
+/// minus, [`TW_QUANTILE`] Tracy–Widom standard deviations (no lower cut for a square matrix).
+fn outlier_cuts(s2: f64, n_big: usize, m_small: usize) -> (f64, Option<f64>) {
     let nh = (n_big as f64 - 0.5).sqrt();
     let mh = (m_small as f64 - 0.5).sqrt();
     let nf = n_big as f64;
     let mu_up = (nh + mh).powi(2);
     let sd_up = (nh + mh) * (1.0 / nh + 1.0 / mh).cbrt();
     let upper = s2 * (mu_up + TW_QUANTILE * sd_up) / nf;
-    let above = lambda.iter().filter(|&&l| l > upper).count();
-    let below = if n_big == m_small {
-        0
-    } else {
+    let lower = (n_big != m_small).then(|| {
         let mu_lo = (nh - mh).powi(2);
         let sd_lo = (nh - mh) * (1.0 / mh - 1.0 / nh).cbrt();
-        let lower = s2 * (mu_lo - TW_QUANTILE * sd_lo) / nf;
-        lambda.iter().filter(|&&l| l < lower).count()
-    };
+        s2 * (mu_lo - TW_QUANTILE * sd_lo) / nf
+    });
+    (upper, lower)
+}
+
+/// The outlier counts (above, below) of eigenvalues `λ = σ²/N` at the cut-offs `(upper, lower)`.
+fn count_outliers(lambda: &[f64], (upper, lower): (f64, Option<f64>)) -> (usize, usize) {
+    let above = lambda.iter().filter(|&&l| l > upper).count();
+    let below = lower.map_or(0, |lower| lambda.iter().filter(|&&l| l < lower).count());
     (above, below)
 }
 
