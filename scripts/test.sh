@@ -8,6 +8,9 @@
 #
 # Environment: SVDIAG_VENV (default .venv), SVDIAG_MODELS, the model cache (default /tmp/svdiag-models),
 # SVDIAG_TEST_TORCH=1 to install torch, lightning and accelerate and run the torch tests too.
+# The HTML report's browser tests drive the system's Chromium (Debian: apt-get install chromium)
+# through Playwright; without Chromium they skip with a message, and with SVDIAG_REQUIRE_BROWSER=1
+# (CI) they fail instead. Their screenshots go to SVDIAG_SCREENSHOTS (default target/report-screens).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SVDIAG_MODELS="${SVDIAG_MODELS:-/tmp/svdiag-models}"
@@ -20,13 +23,14 @@ cargo test --workspace --locked -- --include-ignored
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 VENV="$(cd "$VENV" && pwd)"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check "maturin>=1.16,<2" "numpy>=1.24" "pandas>=2.1" \
-  "pytest>=8" "ml-dtypes>=0.4" "polars>=1.3" "transformers>=4.40" mypy
+  "pytest>=8" "ml-dtypes>=0.4" "polars>=1.3" "transformers>=4.40" mypy "playwright>=1.50"
 # the torch tests (tensors, modules, real HF and Lightning trainers) need torch, whose PyPI wheels
 # pull several GB of CUDA libraries: only with SVDIAG_TEST_TORCH=1 (CI sets it); they skip otherwise
 if [ "${SVDIAG_TEST_TORCH:-0}" = 1 ]; then
   "$VENV/bin/pip" install --quiet --disable-pip-version-check torch "lightning>=2.0" accelerate
 fi
 (cd python && VIRTUAL_ENV="$VENV" PATH="$VENV/bin:$PATH" maturin develop --locked --quiet)
+export SVDIAG_SCREENSHOTS="${SVDIAG_SCREENSHOTS:-$(pwd)/target/report-screens}"
 (cd python && "$VENV/bin/python" -m pytest -q -rs)
 # the stub of the native module matches it; the package type-checks
 (cd python && "$VENV/bin/python" -m mypy.stubtest svdiag._native && "$VENV/bin/python" -m mypy svdiag --ignore-missing-imports)

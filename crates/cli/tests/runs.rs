@@ -570,3 +570,73 @@ fn every_json_field_is_documented_in_docs_metrics() {
     assert!(missing.is_empty(), "JSON fields not named in docs/metrics.md: {missing:?}");
     assert!(all.len() > 150, "the documents were read ({} keys)", all.len());
 }
+
+/// The four commands' pages: one self-contained file each (a policy that forbids requests, no
+/// outside URL), byte-identical for any thread count, checkpoint strings escaped; `report`
+/// redraws a saved document; the commands without a page refuse `html`.
+#[test]
+fn html_reports_are_self_contained_deterministic_and_escape_what_a_file_says() {
+    let dir = tempfile::tempdir().unwrap();
+    write_run(&dir.path().join("run"), true);
+    let hostile = "model.layers.0.<script>alert(1)</script>\"><img src=x onerror=alert(2)>.weight";
+    let s = decaying(N, 0.05);
+    let tensors = vec![
+        (hostile.to_string(), N, N, planted(N, N, &s, 9)),
+        ("model.layers.1.mlp.up_proj.weight".to_string(), N, N, planted(N, N, &s, 10)),
+    ];
+    std::fs::write(dir.path().join("hostile.safetensors"), safetensors(&tensors, None)).unwrap();
+    let last = format!("run/checkpoint-{}", STEPS[STEPS.len() - 1]);
+    let pages: Vec<(&str, Vec<&str>)> = vec![
+        ("analyze", vec!["analyze", "hostile.safetensors"]),
+        ("trend", vec!["trend", "run", "--no-cache"]),
+        ("compare", vec!["compare", "run/checkpoint-100", &last, "--no-cache"]),
+        ("delta", vec!["delta", "run/checkpoint-100", &last, "--no-cache"]),
+    ];
+    for (kind, args) in &pages {
+        let one = run(dir.path(), &[args.as_slice(), &["-o", "one.html", "--threads", "1"]].concat());
+        assert!(one.code == 0 || one.code == 3, "{kind}: {}", one.stderr);
+        let two = run(dir.path(), &[args.as_slice(), &["--format", "html", "--threads", "2"]].concat());
+        let page = std::fs::read_to_string(dir.path().join("one.html")).unwrap();
+        assert_eq!(page, two.stdout, "{kind}: the page depends on the thread count");
+        assert!(page.starts_with("<!DOCTYPE html>"), "{kind}");
+        assert!(page.contains(
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'sha256-"
+        ));
+        for outside in ["src=\"http", "href=\"http", "src=\"//", "href=\"//", "url(", "@import"] {
+            assert!(!page.contains(outside), "{kind}: {outside}");
+        }
+        assert_eq!(page.matches("<script").count(), 2, "{kind}: the data and the one script");
+        // redrawn from the saved JSON: the same bytes
+        let json: &[&str] = if matches!(*kind, "analyze" | "delta") {
+            &["--format", "json", "--plot-data"]
+        } else {
+            &["--format", "json"]
+        };
+        let saved = run(dir.path(), &[args.as_slice(), json].concat());
+        std::fs::write(dir.path().join("saved.json"), &saved.stdout).unwrap();
+        let redrawn = run(dir.path(), &["report", "saved.json"]);
+        assert_eq!(redrawn.code, 0, "{}", redrawn.stderr);
+        assert_eq!(redrawn.stdout, page, "{kind}: report redraws the same page");
+    }
+    // the hostile name: never as markup, only escaped (and as \u003c in the embedded JSON)
+    let analyze = run(dir.path(), &["analyze", "hostile.safetensors", "-f", "html"]).stdout;
+    assert!(!analyze.contains("<script>alert") && !analyze.contains("<img"), "markup from a tensor name");
+    assert!(analyze.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;&gt;&lt;img src=x onerror=alert(2)&gt;"));
+    assert!(analyze.contains("\\u003cscript\\u003ealert(1)"));
+
+    // what has no page says so
+    let o = run(dir.path(), &["inspect", "hostile.safetensors", "-f", "html"]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("inspect writes table or json, not html"), "{}", o.stderr);
+    std::fs::write(
+        dir.path().join("inspect.json"),
+        run(dir.path(), &["inspect", "hostile.safetensors", "-f", "json"]).stdout,
+    )
+    .unwrap();
+    for (file, message) in [("inspect.json", "not of 'inspect'"), ("missing.json", "cannot read missing.json")] {
+        let o = run(dir.path(), &["report", file, "-o", "never.html"]);
+        assert_eq!(o.code, 2, "{file}");
+        assert!(o.stderr.contains(message), "{file}: {}", o.stderr);
+        assert!(!dir.path().join("never.html").exists(), "no partial output");
+    }
+}

@@ -284,13 +284,7 @@ fn depth_profiles(matrices: &[Value]) -> String {
                 );
             }
             if let Some(&(l, v)) = pts.last() {
-                let label = format!(
-                    "<text class=\"direct\" x=\"{}\" y=\"{}\" fill=\"{col}\">{}</text>",
-                    px(ch.x.at(l) + 5.0),
-                    px(ch.y.at(v) + 3.0),
-                    esc(role)
-                );
-                ch.raw(&label);
+                ch.end_label(l, v, col, role);
             }
         }
         let _ = write!(c, "<figure>{}</figure>", ch.finish());

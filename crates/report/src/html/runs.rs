@@ -157,7 +157,7 @@ fn alerts_table(alerts: &[Value]) -> String {
     section(
         "alerts",
         "Alerts",
-        "each alert names the matrix, the metric, the two steps and values, and its score against the rule's threshold (the rules are in the JSON's alert_rules); it is marked ◆ on the trajectories.",
+        "each alert names the matrix, the metric, the two steps and values, and its score against the rule's threshold (the rules are in the JSON's alert_rules); it is marked ■ on the trajectories.",
         &c,
     )
 }
@@ -219,12 +219,7 @@ fn trajectories(series: &[&Series], roles: &[&str], steps: &[u64], alerts: &[Val
             }
             ch.line("role-median", &med, &format!(" stroke=\"{col}\" data-role=\"{}\"", esc(role)));
             if let Some(&(x, Some(y))) = med.iter().rev().find(|p| p.1.is_some()) {
-                ch.raw(&format!(
-                    "<text class=\"direct\" x=\"{}\" y=\"{}\" fill=\"{col}\">{}</text>",
-                    px(ch.x.at(x) + 5.0),
-                    px(ch.y.at(y) + 3.0),
-                    esc(role)
-                ));
+                ch.end_label(x, y, col, role);
             }
         }
         if each_line {
@@ -259,9 +254,9 @@ fn trajectories(series: &[&Series], roles: &[&str], steps: &[u64], alerts: &[Val
     }
     c.push_str("</div>");
     let how = if each_line {
-        "x is the training step; each thin grey line is one matrix, each bold line the median of a role (named at its end); ◆ marks an alert at the step it fired (hover for the rule and values)."
+        "x is the training step; each thin grey line is one matrix, each bold line the median of a role (named at its end); ■ marks an alert at the step it fired (hover for the rule and values)."
     } else {
-        "x is the training step; each bold line is the median of a role (named at its end), the thin lines of its colour its minimum and maximum over the role's matrices (this run is too large to draw every matrix's line; the table below has them); ◆ marks an alert."
+        "x is the training step; each bold line is the median of a role (named at its end), the thin lines of its colour its minimum and maximum over the role's matrices (this run is too large to draw every matrix's line; the table below has them); ■ marks an alert."
     };
     section("trajectories", "Trajectories", how, &c)
 }
@@ -351,17 +346,35 @@ fn heatmaps(series: &[&Series], roles: &[&str], steps: &[u64]) -> String {
                 }
             }
             ch.raw(&cells);
-            ch.raw(&format!(
-                "<text class=\"label\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">checkpoint: step {} … {} ({} shown)</text><text class=\"label\" transform=\"translate(12 {}) rotate(-90)\" text-anchor=\"middle\">layer {}–{}</text>",
+            // layer numbers on the rows and steps under a few columns
+            let mut ticks = String::new();
+            let every = layers.len().div_ceil(12).max(1);
+            for (li, l) in layers.iter().enumerate().filter(|(li, _)| li % every == 0) {
+                let _ = write!(
+                    ticks,
+                    "<text x=\"{}\" y=\"{}\" dy=\"0.32em\" text-anchor=\"end\">{l}</text>",
+                    px(ch.x.r.0 - 4.0),
+                    px(ch.y.at(li as f64))
+                );
+            }
+            let every = shown.len().div_ceil(6).max(1);
+            for (si, st) in shown.iter().enumerate().filter(|(si, _)| si % every == 0 || *si + 1 == shown.len()) {
+                let _ = write!(
+                    ticks,
+                    "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{st}</text>",
+                    px(ch.x.at(si as f64)),
+                    px(ch.y.r.0 + 13.0)
+                );
+            }
+            let _ = write!(
+                ticks,
+                "<text class=\"label\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">step{}</text><text class=\"label\" transform=\"translate(12 {}) rotate(-90)\" text-anchor=\"middle\">layer</text>",
                 px((ch.x.r.0 + ch.x.r.1) / 2.0),
-                px(ch.y.r.0 + 24.0),
-                shown[0],
-                shown[shown.len() - 1],
-                shown.len(),
-                px((ch.y.r.0 + ch.y.r.1) / 2.0),
-                layers[0],
-                layers[layers.len() - 1]
-            ));
+                px(ch.y.r.0 + 28.0),
+                if shown.len() < steps.len() { format!(" ({} of {} checkpoints)", shown.len(), steps.len()) } else { String::new() },
+                px((ch.y.r.0 + ch.y.r.1) / 2.0)
+            );
+            ch.raw(&ticks);
             let _ = write!(
                 c,
                 "<figure><figcaption>{} · {metric} from {} (blue) to {} (yellow)</figcaption>{}</figure>",
@@ -657,12 +670,7 @@ fn per_layer(pairs: &[Value], roles: &[&str]) -> String {
                 pts.iter().map(|(l, (s, n))| (*l as f64, Some(s / *n as f64))).collect();
             ch.line("role-line", &line, &format!(" stroke=\"{col}\" data-role=\"{}\"", esc(role)));
             if let Some(&(x, Some(y))) = line.last() {
-                ch.raw(&format!(
-                    "<text class=\"direct\" x=\"{}\" y=\"{}\" fill=\"{col}\">{}</text>",
-                    px(ch.x.at(x) + 5.0),
-                    px(ch.y.at(y) + 3.0),
-                    esc(role)
-                ));
+                ch.end_label(x, y, col, role);
             }
         }
         let _ = write!(c, "<figure>{}</figure>", ch.finish());

@@ -122,6 +122,8 @@ pub struct Chart {
     body: String,
     title: String,
     desc: String,
+    /// Direct labels at line ends: (x px, y px, colour, text), laid out by [`Chart::finish`].
+    labels: Vec<(f64, f64, String, String)>,
 }
 
 /// Margins of the plot area: left, right, top, bottom.
@@ -140,6 +142,7 @@ impl Chart {
             body: String::new(),
             title: title.to_string(),
             desc: desc.to_string(),
+            labels: Vec::new(),
         }
     }
 
@@ -335,8 +338,47 @@ impl Chart {
         );
     }
 
+    /// A label in `colour` just right of the data point `(x, y)` (the end of a line); labels that
+    /// would overlap are moved apart vertically when the chart is finished.
+    pub fn end_label(&mut self, x: f64, y: f64, colour: &str, text: &str) {
+        self.labels.push((
+            self.x.at(x) + 5.0,
+            self.y.at(y.clamp(self.y.d.0, self.y.d.1)) + 3.0,
+            colour.into(),
+            text.into(),
+        ));
+    }
+
+    /// The labels at least one line apart, inside the plot area, in their order by height.
+    fn lay_out_labels(&mut self) {
+        const GAP: f64 = 11.0;
+        let mut labels = std::mem::take(&mut self.labels);
+        labels.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.3.cmp(&b.3)));
+        let (top, bottom) = (self.y.r.1 + 8.0, self.y.r.0 + 3.0);
+        let mut prev = f64::NEG_INFINITY;
+        for l in labels.iter_mut() {
+            l.1 = l.1.max(prev + GAP).max(top);
+            prev = l.1;
+        }
+        let mut next = f64::INFINITY;
+        for l in labels.iter_mut().rev() {
+            l.1 = l.1.min(next - GAP).min(bottom);
+            next = l.1;
+        }
+        for (x, y, colour, text) in labels {
+            let _ = write!(
+                self.body,
+                "<text class=\"direct\" x=\"{}\" y=\"{}\" fill=\"{colour}\">{}</text>",
+                px(x),
+                px(y),
+                esc(&text)
+            );
+        }
+    }
+
     /// The finished `<svg>` element.
-    pub fn finish(self) -> String {
+    pub fn finish(mut self) -> String {
+        self.lay_out_labels();
         format!(
             "<svg id=\"{}\" class=\"chart\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\" role=\"img\" aria-labelledby=\"{0}-t {0}-d\"><title id=\"{0}-t\">{}</title><desc id=\"{0}-d\">{}</desc>{}</svg>",
             esc(&self.id),
