@@ -17,6 +17,7 @@ __all__ = [
     "run_command",
     "cli",
     "metric_fields",
+    "render_html",
 ]
 __version__: str
 

@@ -469,3 +469,28 @@ def test_a_226_matrix_llama_shaped_report_opens(browser, tmp_path, shots):
     assert p.count("#detail-view .esd .bar") == 1
     p.page.screenshot(path=str(shots / "llama-shaped-page.png"))
     p.close()
+
+
+def test_a_real_model_page(browser, tmp_path, shots):
+    """all-MiniLM-L6-v2 (a real checkpoint): the page opens cleanly, its table holds every matrix
+    with the JSON's values, and every matrix's detail has its histogram (these screenshots are the
+    README's)."""
+    from conftest import models_or_skip
+
+    model = models_or_skip("minilm-l6-v2")
+    page_path, json_path = tmp_path / "minilm.html", tmp_path / "minilm.json"
+    assert run_cli("analyze", str(model), "-o", str(page_path), "-q").returncode == 0
+    assert run_cli("analyze", str(model), "-o", str(json_path), "--plot-data", "-q").returncode == 0
+    doc = json.loads(json_path.read_text())
+    p = Page(browser, page_path)
+    p.assert_clean()
+    assert p.data == doc
+    assert p.count("#matrix-table tbody tr") == len(doc["matrices"]) == 40
+    for i in range(len(doc["matrices"])):
+        p.page.locator(f"#matrix-table tbody tr[data-i='{i}']").click()
+        assert p.count("#detail-view .esd .bar") == 1 and p.count("#detail-view .tail .ccdf") == 1
+    p.page.locator("#matrix-table tbody tr[data-name='encoder.layer.2.intermediate.dense.weight']").click()
+    for section in ("summary", "diagnoses", "depth", "alpha-dist", "matrices", "detail"):
+        p.page.locator(f"#{section}").screenshot(path=str(shots / f"minilm-{section}.png"))
+    p.assert_clean()
+    p.close()

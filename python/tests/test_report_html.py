@@ -32,6 +32,18 @@ def test_report_to_html_is_the_command_lines_page(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_the_page_names_its_inputs_by_size_and_sha256():
+    import hashlib
+
+    report = svdiag.run(str(REFERENCE), plot_data=True, progress=False)
+    (f,) = report.document["inputs"][0]["files"]
+    data = REFERENCE.read_bytes()
+    assert f["bytes"] == len(data) and f["sha256"] == hashlib.sha256(data).hexdigest()
+    assert f["sha256"] in report.to_html()
+    # only with plot data: a plain analysis does not read its inputs twice
+    assert "sha256" not in svdiag.run(str(REFERENCE), progress=False).document["inputs"][0]["files"][0]
+
+
 def test_without_plot_data_the_page_says_how_to_get_the_spectra():
     page = svdiag.run(str(REFERENCE), progress=False).to_html()
     assert "plot_data=True" in page

@@ -75,6 +75,12 @@ pub struct FileSummary {
     pub format: &'static str,
     /// Number of tensors in the file.
     pub tensors: usize,
+    /// Size of the file in bytes (files on disk).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// SHA-256 of the whole file, hex, as `sha256sum` prints it (when asked for: [`Plan::hash_inputs`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// One path the user named, and what it resolved to.
@@ -137,7 +143,13 @@ impl Plan<'static> {
                 resolved_as: resolved.how.clone(),
                 files: sources[first..]
                     .iter()
-                    .map(|s| FileSummary { path: display(s.path()), format: s.format(), tensors: s.tensors().len() })
+                    .map(|s| FileSummary {
+                        path: display(s.path()),
+                        format: s.format(),
+                        tensors: s.tensors().len(),
+                        bytes: std::fs::metadata(s.path()).ok().map(|m| m.len()),
+                        sha256: None,
+                    })
                     .collect(),
             });
         }
@@ -147,6 +159,23 @@ impl Plan<'static> {
 }
 
 impl<'a> Plan<'a> {
+    /// Hashes every input file on disk (SHA-256 of its bytes, streamed: one more read of each
+    /// file), for the provenance of a report; a file that cannot be read again gets a warning.
+    pub fn hash_inputs(&mut self) {
+        use sha2::Digest;
+        for file in self.inputs.iter_mut().flat_map(|i| i.files.iter_mut()).filter(|f| f.bytes.is_some()) {
+            let hashed = std::fs::File::open(&file.path).and_then(|mut f| {
+                let mut h = sha2::Sha256::new();
+                std::io::copy(&mut f, &mut h)?;
+                Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>())
+            });
+            match hashed {
+                Ok(hex) => file.sha256 = Some(hex),
+                Err(e) => self.warnings.push(format!("cannot hash {} for the report: {e}", file.path)),
+            }
+        }
+    }
+
     /// A plan over sources that are already open (e.g. tensors held in memory by a caller), described
     /// by `inputs`.
     pub fn from_sources(

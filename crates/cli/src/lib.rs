@@ -179,8 +179,12 @@ impl AnalyzeSettings {
         Ok(Self { options, filter, read, split_gates: args.split_gates })
     }
 
-    /// Adds the gate matrices to `plan` when asked for (with a warning when there are none).
+    /// Adds the gate matrices to `plan` when asked for (with a warning when there are none), and
+    /// hashes its input files when the analysis keeps plot data (a report's provenance).
     pub fn prepare(&self, plan: &mut Plan<'_>) {
+        if self.options.plot_data {
+            plan.hash_inputs();
+        }
         if self.split_gates && plan.split_gates() == 0 {
             plan.warnings.push("--split-gates: no stacked LSTM/GRU weights (weight_ih*/weight_hh* pairs) found".into());
         }
@@ -189,11 +193,11 @@ impl AnalyzeSettings {
 
 fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<u8> {
     let format = output::output_format(args.format, args.output.as_deref());
-    let settings = AnalyzeSettings::from_args(&args)?;
+    let mut settings = AnalyzeSettings::from_args(&args)?;
+    settings.options.plot_data |= format == Format::Html;
     let mut plan = Plan::with_options(&args.paths, settings.filter.as_ref(), &settings.read)?;
     settings.prepare(&mut plan);
-    let mut options = settings.options;
-    options.plot_data |= format == Format::Html;
+    let options = settings.options;
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let progress = progress::Bar::new(show_progress);
     let analysis = analyze(&plan, &options, &progress);

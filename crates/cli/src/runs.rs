@@ -442,8 +442,12 @@ fn delta_of(args: &DeltaArgs) -> anyhow::Result<(svdiag_analysis::delta::Delta, 
             eprintln!("{label}: {} ({})", s.checkpoint, s.chosen);
         }
     }
-    let a = Plan::with_options(&[PathBuf::from(&side_a.checkpoint)], session.filter.as_ref(), &session.read)?;
-    let b = Plan::with_options(&[PathBuf::from(&side_b.checkpoint)], session.filter.as_ref(), &session.read)?;
+    let mut a = Plan::with_options(&[PathBuf::from(&side_a.checkpoint)], session.filter.as_ref(), &session.read)?;
+    let mut b = Plan::with_options(&[PathBuf::from(&side_b.checkpoint)], session.filter.as_ref(), &session.read)?;
+    if options.plot_data {
+        a.hash_inputs();
+        b.hash_inputs();
+    }
     let bar = progress::Bar::new(!session.quiet && std::io::stderr().is_terminal());
     let store = session.store.as_ref().map(|s| s as &dyn SpectrumStore);
     let mut delta = svdiag_analysis::delta::analyze_delta(&a, &b, &options, &bar, store);

@@ -288,7 +288,7 @@ fn analyze_tensors<'py>(
     let inputs = vec![InputSummary {
         path: label.clone(),
         resolved_as: "tensors in memory".into(),
-        files: vec![FileSummary { path: label.clone(), format: "memory", tensors: n }],
+        files: vec![FileSummary { path: label.clone(), format: "memory", tensors: n, bytes: None, sha256: None }],
     }];
     analyze_plan(py, &settings, progress, || {
         Plan::from_sources(vec![Box::new(source)], inputs, settings.filter.as_ref())

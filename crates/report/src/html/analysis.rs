@@ -140,20 +140,19 @@ fn diagnoses(doc: &Value) -> String {
     if all.is_empty() {
         c.push_str("<p>No diagnosis fired at these thresholds.</p>");
     } else {
-        c.push_str("<table class=\"diag\"><thead><tr><th>kind</th><th>subject</th><th>evidence</th><th>thresholds</th><th>mitigations</th><th>caveat</th></tr></thead><tbody>");
+        c.push_str("<table class=\"diag\"><thead><tr><th>kind</th><th>subject</th><th>evidence, with the threshold it is held to</th><th>mitigations</th><th>caveat</th></tr></thead><tbody>");
         for x in all {
             let subject = x["subject"].as_str().unwrap_or("");
             let layers: Vec<String> = x["layers"].as_array().into_iter().flatten().map(|l| l.to_string()).collect();
             let _ = write!(
                 c,
-                "<tr class=\"diagnosis\" data-kind=\"{}\"><td>{}</td><td><a class=\"subject\" href=\"#m={}\">{}</a>{}</td><td>{}</td><td>{}</td><td><ul>{}</ul></td><td class=\"caveat\">{}</td></tr>",
+                "<tr class=\"diagnosis\" data-kind=\"{}\"><td>{}</td><td><a class=\"subject\" href=\"#m={}\">{}</a>{}</td><td>{}</td><td><ul>{}</ul></td><td class=\"caveat\">{}</td></tr>",
                 esc(x["kind"].as_str().unwrap_or("")),
                 esc(x["kind"].as_str().unwrap_or("")),
                 esc(&url_component(subject)),
                 esc(subject),
                 if layers.is_empty() { String::new() } else { format!("<br>layers {}", esc(&layers.join(", "))) },
-                fields(&x["evidence"]),
-                fields(&x["thresholds"]),
+                evidence(&x["evidence"], &x["thresholds"]),
                 x["mitigations"].as_array().into_iter().flatten().map(|m| format!("<li>{}</li>", esc(m.as_str().unwrap_or("")))).collect::<String>(),
                 esc(x["caveat"].as_str().unwrap_or(""))
             );
@@ -183,12 +182,24 @@ fn diagnoses(doc: &Value) -> String {
     )
 }
 
-/// `name: value` lines of an evidence or thresholds object.
-fn fields(v: &Value) -> String {
+/// `name: value` lines of an evidence object; where a threshold is named after an evidence field
+/// (`collapse_kl_excess` for `kl_excess`), it is shown on the same line.
+fn evidence(v: &Value, thresholds: &Value) -> String {
     let mut out = String::from("<ul class=\"kv\">");
     for (k, x) in v.as_object().into_iter().flatten() {
-        let _ =
-            write!(out, "<li>{} <b data-field=\"{}\" data-v=\"{}\">{}</b></li>", esc(k), esc(k), x, number(x, false));
+        let _ = write!(out, "<li>{} <b data-field=\"{}\" data-v=\"{}\">{}</b>", esc(k), esc(k), x, number(x, false));
+        for (t, tv) in thresholds.as_object().into_iter().flatten() {
+            if t.strip_suffix(k.as_str()).is_some_and(|p| p.ends_with('_')) {
+                let _ = write!(out, " <span class=\"vs\">threshold {} ({})</span>", number(tv, false), esc(t));
+            }
+        }
+        out.push_str("</li>");
+    }
+    let keys: Vec<&String> = v.as_object().map(|m| m.keys().collect()).unwrap_or_default();
+    for (t, tv) in thresholds.as_object().into_iter().flatten() {
+        if !keys.iter().any(|k| t.strip_suffix(k.as_str()).is_some_and(|p| p.ends_with('_'))) {
+            let _ = write!(out, "<li class=\"vs\">threshold {} {}</li>", esc(t), number(tv, false));
+        }
     }
     out.push_str("</ul>");
     out
@@ -353,7 +364,8 @@ fn matrix_table(matrices: &[Value], flagged: &BTreeMap<String, Vec<String>>) -> 
     cols.extend(TABLE_FIELDS.iter().map(|(f, _)| (*f, true)));
     cols.extend([("route", false), ("diagnoses", false)]);
     let mut c = filter_controls("matrix-table", true);
-    let _ = write!(c, "<table id=\"matrix-table\" class=\"sortable data\">{}<tbody>", header(&cols));
+    let _ =
+        write!(c, "<div class=\"scroll\"><table id=\"matrix-table\" class=\"sortable data\">{}<tbody>", header(&cols));
     for (i, m) in matrices.iter().enumerate() {
         let name = m["name"].as_str().unwrap_or("");
         let kinds = flagged.get(name).map(|k| k.join(", ")).unwrap_or_default();
@@ -392,7 +404,7 @@ fn matrix_table(matrices: &[Value], flagged: &BTreeMap<String, Vec<String>>) -> 
             esc(&kinds)
         );
     }
-    c.push_str("</tbody></table>");
+    c.push_str("</tbody></table></div>");
     section(
         "matrices",
         "Every matrix",

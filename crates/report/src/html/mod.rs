@@ -167,11 +167,15 @@ fn footer(doc: &Value) -> String {
             for f in i["files"].as_array().into_iter().flatten() {
                 let _ = write!(
                     out,
-                    "<li><code>{}</code>: {}, {} tensors{}</li>",
+                    "<li><code>{}</code>: {}, {} tensors{}{}</li>",
                     esc(f["path"].as_str().unwrap_or("")),
                     esc(f["format"].as_str().unwrap_or("")),
                     f["tensors"],
-                    f["bytes"].as_u64().map(|b| format!(", {}", bytes(b))).unwrap_or_default()
+                    f["bytes"].as_u64().map(|b| format!(", {}", bytes(b))).unwrap_or_default(),
+                    f["sha256"]
+                        .as_str()
+                        .map(|h| format!(", SHA-256 <code class=\"hash\">{}</code>", esc(h)))
+                        .unwrap_or_default()
                 );
             }
             out.push_str("</ul></li>");
@@ -194,11 +198,17 @@ fn footer(doc: &Value) -> String {
         );
     }
     let _ = write!(out, "<dt>settings</dt><dd>{}</dd>", key_values(&doc["settings"]));
-    out.push_str(
-        "<dt>drawn</dt><dd>Spectra are drawn from each matrix's <code>esd</code> summary: 60 log-spaced bins \
-         of λ = σ², the values at or below the rank tolerance counted beside them, at most 64 outliers \
-         per side, and the complementary CDF at up to 128 ranks (all of the top 48). Every number in the \
-         tables is the JSON document's, which this page embeds in full (element <code>#svdiag-data</code>).</dd>",
+    use svdiag_core::esd::{BINS, CCDF_SPREAD, CCDF_TOP, MAX_OUTLIERS};
+    let _ = write!(
+        out,
+        "<dt>drawn</dt><dd>Spectra are drawn from each matrix's <code>esd</code> summary: {BINS} log-spaced bins \
+         of λ = σ², the values at or below the rank tolerance counted beside them, at most {MAX_OUTLIERS} \
+         outliers per side, and the complementary CDF at up to {} ranks (all of the top {CCDF_TOP}). Every \
+         number in the tables is the JSON document's, which this page embeds in full (element \
+         <code>#svdiag-data</code>). The page records no date and no command line, so that the same \
+         analysis always gives the same bytes (any thread count, any output path): the settings above \
+         and the inputs' hashes identify it.</dd>",
+        CCDF_TOP + CCDF_SPREAD
     );
     out.push_str("</dl></footer>\n");
     out

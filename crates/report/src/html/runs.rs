@@ -115,7 +115,7 @@ fn alerts_table(alerts: &[Value]) -> String {
     if alerts.is_empty() {
         return section("alerts", "Alerts", "a jump is a change between two checkpoints far outside the run's typical step-to-step change; a drift is a steady trend over a window.", "<p>No alert fired.</p>");
     }
-    let mut c = String::from("<table id=\"alert-table\" class=\"sortable data\">");
+    let mut c = String::from("<div class=\"scroll\"><table id=\"alert-table\" class=\"sortable data\">");
     c.push_str(&header(&[
         ("kind", false),
         ("metric", false),
@@ -153,7 +153,7 @@ fn alerts_table(alerts: &[Value]) -> String {
             a["caveat"].as_str().filter(|c| !c.is_empty()).map(|c| format!("<br><span class=\"caveat\">{}</span>", esc(c))).unwrap_or_default()
         );
     }
-    c.push_str("</tbody></table>");
+    c.push_str("</tbody></table></div>");
     section(
         "alerts",
         "Alerts",
@@ -415,7 +415,7 @@ fn sparkline(values: &[(f64, Option<f64>)], alerted_steps: &[f64]) -> String {
 fn series_table(series: &[&Series], steps: &[u64], alerts: &[Value]) -> String {
     let metric = "kl_excess";
     let mut c = filter_controls("series-table", true);
-    c.push_str("<table id=\"series-table\" class=\"sortable data\">");
+    c.push_str("<div class=\"scroll\"><table id=\"series-table\" class=\"sortable data\">");
     c.push_str(&header(&[
         ("name", false),
         ("role", false),
@@ -465,7 +465,7 @@ fn series_table(series: &[&Series], steps: &[u64], alerts: &[Value]) -> String {
             mine.len()
         );
     }
-    c.push_str("</tbody></table>");
+    c.push_str("</tbody></table></div>");
     let _ = steps;
     section(
         "series",
@@ -686,7 +686,7 @@ fn pairs_table(pairs: &[Value]) -> String {
     }
     let cols_ref: Vec<(&str, bool)> = cols.iter().map(|(n, b)| (n.as_str(), *b)).collect();
     let mut c = filter_controls("pair-table", false);
-    c.push_str("<table id=\"pair-table\" class=\"sortable data\">");
+    c.push_str("<div class=\"scroll\"><table id=\"pair-table\" class=\"sortable data\">");
     c.push_str(&header(&cols_ref));
     c.push_str("<tbody>");
     for p in pairs {
@@ -707,7 +707,7 @@ fn pairs_table(pairs: &[Value]) -> String {
         }
         c.push_str("</tr>");
     }
-    c.push_str("</tbody></table>");
+    c.push_str("</tbody></table></div>");
     section(
         "pairs",
         "Every matched matrix",
