@@ -23,7 +23,11 @@ pub fn write_atomically_with<T>(
     };
     std::fs::metadata(dir)
         .with_context(|| format!("cannot write {}: cannot open directory {}", path.display(), dir.display()))?;
-    let mut tmp = tempfile::Builder::new().prefix(".svdiag-").suffix(".tmp").tempfile_in(dir).with_context(|| {
+    let mut builder = tempfile::Builder::new();
+    // a report is a file to share: the usual rw-rw-rw- less the umask, not a temporary file's rw-------
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = builder.prefix(".svdiag-").suffix(".tmp").tempfile_in(dir).with_context(|| {
         format!("cannot write {}: cannot create a temporary file in {}", path.display(), dir.display())
     })?;
     let value = {

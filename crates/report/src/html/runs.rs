@@ -105,7 +105,7 @@ pub(super) fn trend_body(doc: &Value) -> String {
     out.push_str(&alerts_table(&alerts));
     out.push_str(&trajectories(&series, &roles, &steps, &alerts));
     out.push_str(&heatmaps(&series, &roles, &steps));
-    out.push_str(&series_table(&series, &steps, &alerts));
+    out.push_str(&series_table(&series, &alerts));
     out.push_str(&checkpoints(doc));
     out.push_str("</main>\n");
     out
@@ -412,7 +412,7 @@ fn sparkline(values: &[(f64, Option<f64>)], alerted_steps: &[f64]) -> String {
     format!("<svg class=\"spark\" viewBox=\"0 0 100 22\" width=\"100\" height=\"22\" aria-hidden=\"true\">{marks}<path d=\"{d}\"/></svg>")
 }
 
-fn series_table(series: &[&Series], steps: &[u64], alerts: &[Value]) -> String {
+fn series_table(series: &[&Series], alerts: &[Value]) -> String {
     let metric = "kl_excess";
     let mut c = filter_controls("series-table", true);
     c.push_str("<div class=\"scroll\"><table id=\"series-table\" class=\"sortable data\">");
@@ -466,7 +466,6 @@ fn series_table(series: &[&Series], steps: &[u64], alerts: &[Value]) -> String {
         );
     }
     c.push_str("</tbody></table></div>");
-    let _ = steps;
     section(
         "series",
         "Every matrix",

@@ -316,17 +316,6 @@ impl Chart {
         );
     }
 
-    /// Text at data coordinates.
-    pub fn text(&mut self, class: &str, x: f64, y: f64, anchor: &str, text: &str) {
-        let _ = write!(
-            self.body,
-            "<text class=\"{class}\" x=\"{}\" y=\"{}\" text-anchor=\"{anchor}\">{}</text>",
-            px(self.x.at(x)),
-            px(self.y.at(y)),
-            esc(text)
-        );
-    }
-
     /// Text at pixel coordinates inside the plot area's top-left corner.
     pub fn note(&mut self, class: &str, line: usize, text: &str) {
         let _ = write!(
