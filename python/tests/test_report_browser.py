@@ -494,3 +494,27 @@ def test_a_real_model_page(browser, tmp_path, shots):
         p.page.locator(f"#{section}").screenshot(path=str(shots / f"minilm-{section}.png"))
     p.assert_clean()
     p.close()
+
+
+def test_the_notebook_display_runs_in_its_frame(browser, tmp_path):
+    """``Report._repr_html_()`` as a notebook shows it (a sandboxed frame in a host page): the page
+    inside loads, its script runs under its own policy, and nothing reaches the host page."""
+    import svdiag
+    from conftest import REFERENCE
+
+    report = svdiag.run(str(REFERENCE), plot_data=True, progress=False)
+    host = tmp_path / "notebook.html"
+    host.write_text(f"<!DOCTYPE html><html><body><h1>notebook</h1>{report._repr_html_()}</body></html>")
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(f"{m.type}: {m.text}"))
+    page.goto(host.as_uri())
+    frame = page.frame_locator("iframe")
+    frame.locator("body[data-ready='1']").wait_for(timeout=30_000)
+    assert frame.locator("#matrix-table tbody tr").count() == len(report.document["matrices"])
+    frame.locator("#matrix-table tbody tr").nth(3).click()
+    assert frame.locator("#detail-view").get_attribute("data-i") == "3"
+    assert errors == [], errors
+    assert page.locator("body > h1").text_content() == "notebook"
+    page.close()

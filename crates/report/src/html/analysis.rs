@@ -8,8 +8,8 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
+use super::parts::{filter_controls, header, nav, num_cell, number, section, text_cell, url_component};
 use super::svg::{colour, esc, nice_range, px, Chart};
-use super::{filter_controls, header, num_cell, number, section, text_cell};
 
 /// Columns of the matrix table: (JSON field, integer).
 const TABLE_FIELDS: [(&str, bool); 11] = [
@@ -52,16 +52,6 @@ pub(super) fn body(doc: &Value) -> String {
     out.push_str(&matrix_table(matrices, &flagged));
     out.push_str(&details(doc, matrices, &flagged));
     out.push_str("</main>\n");
-    out
-}
-
-/// The navigation bar.
-pub(super) fn nav(items: &[(&str, &str)]) -> String {
-    let mut out = String::from("<nav>");
-    for (id, label) in items {
-        let _ = write!(out, "<a href=\"#{id}\">{}</a>", esc(label));
-    }
-    out.push_str("</nav>\n");
     out
 }
 
@@ -202,19 +192,6 @@ fn evidence(v: &Value, thresholds: &Value) -> String {
         }
     }
     out.push_str("</ul>");
-    out
-}
-
-/// Percent-encodes what would end a URL fragment or break an attribute.
-pub(super) fn url_component(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
     out
 }
 

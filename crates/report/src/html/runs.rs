@@ -7,9 +7,8 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::analysis::{nav, url_component};
+use super::parts::{filter_controls, header, nav, num_cell, section, text_cell, url_component};
 use super::svg::{colour, esc, nice_range, px, Chart};
-use super::{filter_controls, header, num_cell, section, text_cell};
 
 /// Metrics with a trajectory panel.
 const TREND_METRICS: [&str; 6] = ["kl_uniform", "kl_excess", "alpha", "stable_rank", "effective_rank", "spectral_norm"];
