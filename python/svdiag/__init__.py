@@ -347,7 +347,11 @@ def _matrix(x: Any) -> tuple[np.ndarray, str, int, int]:
 
 def spectrum(matrix: Any, *, method: str | None = None) -> np.ndarray:
     """The singular values of one matrix, in f64, non-increasing, by the same guarded route as
-    :func:`analyze` (a tensor with more than two axes is taken as ``[d0, d1·d2·…]``)."""
+    :func:`analyze` (a tensor with more than two axes is taken as ``[d0, d1·d2·…]``).
+
+    >>> svdiag.spectrum(np.diag([3.0, 4.0, 0.0]))
+    array([4., 3., 0.])
+    """
     raw, tag, rows, cols = _matrix(matrix)
     values, _, _, _ = _native.measure(raw, tag, rows, cols, _flags(method=method))
     assert values is not None  # exact modes always return the singular values
@@ -366,6 +370,12 @@ def metrics(
 
     ``x`` is a matrix (any array or tensor), or, with ``shape=(m, n)``, its ``min(m, n)`` singular
     values; from singular values alone ``l12_norm`` (a function of the columns) is ``None``.
+
+    >>> m = svdiag.metrics(np.diag([3.0, 4.0]))
+    >>> m["stable_rank"], round(m["kl_uniform"], 6), m["numerical_rank"], m["route"]
+    (1.5625, 0.010239, 2, 'gram')
+    >>> svdiag.metrics([4.0, 3.0], shape=(2, 2))["l12_norm"] is None
+    True
     """
     flags = _flags(normalization=normalization, q=q, method=method)
     if shape is not None:

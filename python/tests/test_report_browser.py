@@ -90,6 +90,12 @@ class Page:
         assert outside == [], outside
         assert self.page.evaluate("typeof window.__pwned") == "undefined"
 
+    def visible_rows(self, table: str) -> list[str]:
+        """The names of the rows of a table that the filters leave shown."""
+        return self.page.evaluate(
+            f"() => Array.from(document.querySelectorAll('#{table} tbody tr')).filter(r => !r.hidden).map(r => r.dataset.name)"
+        )
+
     def count(self, selector: str) -> int:
         return self.page.locator(selector).count()
 
@@ -202,13 +208,19 @@ def _close(shown: str, value: float) -> bool:
     return math.isclose(x, value, rel_tol=6e-4, abs_tol=1e-12)
 
 
-def test_analyze_page(browser, reports, shots):
-    p = Page(browser, reports["analyze"])
+def _opened(browser, reports, kind: str, shots: Path) -> tuple[Page, dict]:
+    """A command's page, opened cleanly, embedding exactly its JSON document; a full-page screenshot."""
+    p = Page(browser, reports[kind])
     p.assert_clean()
-    doc = json.loads(reports["analyze.json"].read_text())
+    doc = json.loads(reports[kind + ".json"].read_text())
     assert p.data == doc
+    p.page.screenshot(path=str(shots / f"{kind}-page.png"), full_page=True)
+    return p, doc
+
+
+def test_analyze_page(browser, reports, shots):
+    p, doc = _opened(browser, reports, "analyze", shots)
     records = doc["matrices"]
-    p.page.screenshot(path=str(shots / "analyze-page.png"), full_page=True)
 
     # summary and diagnoses
     assert p.page.locator("#count-matrices").text_content() == str(doc["summary"]["matrices"])
@@ -265,12 +277,10 @@ def test_analyze_page(browser, reports, shots):
 
     # filtering by a regular expression, and flagged only
     p.page.fill("input.filter[data-table='matrix-table']", r"mlp\.up")
-    visible = p.page.evaluate("() => Array.from(document.querySelectorAll('#matrix-table tbody tr')).filter(r => !r.hidden).map(r => r.dataset.name)")
-    assert sorted(visible) == sorted(m["name"] for m in records if "mlp.up" in m["name"])
+    assert sorted(p.visible_rows("matrix-table")) == sorted(m["name"] for m in records if "mlp.up" in m["name"])
     p.page.fill("input.filter[data-table='matrix-table']", "")
     p.page.check("input.flagged-only[data-table='matrix-table']")
-    visible = p.page.evaluate("() => Array.from(document.querySelectorAll('#matrix-table tbody tr')).filter(r => !r.hidden).map(r => r.dataset.name)")
-    assert sorted(visible) == sorted({d["subject"] for d in doc["diagnoses"]["matrices"]})
+    assert sorted(p.visible_rows("matrix-table")) == sorted({d["subject"] for d in doc["diagnoses"]["matrices"]})
     p.page.uncheck("input.flagged-only[data-table='matrix-table']")
 
     # the detail of first, middle and last matrix (clicking the row), and of the planted ones
@@ -352,12 +362,8 @@ def test_hostile_names_are_text(browser, reports):
 
 
 def test_trend_page(browser, reports, shots):
-    p = Page(browser, reports["trend"])
-    p.assert_clean()
-    doc = json.loads(reports["trend.json"].read_text())
-    assert p.data == doc
+    p, doc = _opened(browser, reports, "trend", shots)
     assert doc["alerts"], "the planted collapse must raise an alert"
-    p.page.screenshot(path=str(shots / "trend-page.png"), full_page=True)
     assert p.count("tr.alert-row") == len(doc["alerts"])
     for metric in ("kl_uniform", "kl_excess", "alpha", "stable_rank", "effective_rank", "spectral_norm"):
         p.assert_figure(f"#traj-{metric}")
@@ -377,18 +383,13 @@ def test_trend_page(browser, reports, shots):
     p.page.locator("#heatmaps").screenshot(path=str(shots / "trend-heatmaps.png"))
     # the matrices with alerts, and only them, are flagged
     p.page.check("input.flagged-only[data-table='series-table']")
-    visible = p.page.evaluate("() => Array.from(document.querySelectorAll('#series-table tbody tr')).filter(r => !r.hidden).map(r => r.dataset.name)")
-    assert sorted(visible) == sorted({a["matrix"] for a in doc["alerts"]})
+    assert sorted(p.visible_rows("series-table")) == sorted({a["matrix"] for a in doc["alerts"]})
     p.assert_clean()
     p.close()
 
 
 def test_compare_page(browser, reports, shots):
-    p = Page(browser, reports["compare"])
-    p.assert_clean()
-    doc = json.loads(reports["compare.json"].read_text())
-    assert p.data == doc
-    p.page.screenshot(path=str(shots / "compare-page.png"), full_page=True)
+    p, doc = _opened(browser, reports, "compare", shots)
     assert p.count("tr.verdict") == len(doc["verdicts"])
     for metric in ("kl_excess", "entropy", "alpha", "stable_rank"):
         p.assert_figure(f"#scatter-{metric}")
