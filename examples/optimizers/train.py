@@ -8,15 +8,19 @@ on the same batches, and write checkpoints that `svdiag trend` / `compare` / `de
 Usage (CPU is enough: on 2 cores AdamW takes 1.5 minutes and Muon 11, because torch.optim.Muon
 orthogonalizes in bfloat16, which is slow on a CPU):
 
-    python examples/optimizers/train.py --text corpus/ --out runs
+    python examples/optimizers/train.py --text examples/optimizers/corpus --out runs
     svdiag compare runs/adamw runs/muon
 
-The corpus is any text: a file, or every .txt file of a directory (the recorded run in train.json
-used 90 062 characters of English technical prose about singular-value spectra; any text of that
-size gives runs of the same kind). Versions, seeds and final losses are written to runs/train.json.
+The corpus is any text: a file, or every .txt file of a directory. The recorded run (train.json) used
+the one in the repository, examples/optimizers/corpus/: svdiag's own documentation (metrics,
+benchmarks, report) as plain text, ~57 000 characters of English technical prose about
+singular-value spectra; any text of that size gives runs of the same kind. Both runs start from the
+same initialization, saved as checkpoint-0. Versions, seeds, the corpus's SHA-256 and the final
+losses are written to runs/train.json.
 """
 
 import argparse
+import hashlib
 import json
 import math
 import pathlib
@@ -96,6 +100,7 @@ def train(name, init, data, args):
     else:
         opts = [torch.optim.AdamW(hidden + rest, lr=args.lr, weight_decay=args.weight_decay)]
     out = pathlib.Path(args.out) / name
+    save(model, out, 0)  # the shared initialization, as step 0 of both runs
     ctx = args.shape["context"]
     losses = []
     for step in range(1, args.steps + 1):
@@ -144,6 +149,8 @@ def main():
     record = {
         "torch": torch.__version__,
         "python": platform.python_version(),
+        "corpus": args.text,
+        "corpus_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
         "corpus_chars": len(text),
         "vocab": len(chars),
         "shape": args.shape,

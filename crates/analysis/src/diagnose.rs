@@ -4,9 +4,10 @@
 //! Per matrix:
 //! - **spectral_saturation** (rank collapse): `kl_excess ≥ collapse_kl_excess` and
 //!   `stable_rank ≤ collapse_stable_rank_fraction · r`.
-//! - **isotropy** (under-training): the spectrum is indistinguishable from its random baseline:
-//!   `|kl_excess| ≤ isotropy_kl_excess`, `mp_ks ≤ isotropy_mp_ks`, and no outliers at either end.
-//!   Judged against `random_baseline_kl`, never against 0.
+//! - **isotropy** (under-training): the spectrum is indistinguishable from that of a Gaussian
+//!   matrix of its shape: the Monte Carlo test against that null ([`crate::null`]) does not reject
+//!   at `isotropy_level` (`null_p > isotropy_level`); and, only where the user sets them, bounds on
+//!   the effect sizes (`|kl_excess| ≤ isotropy_kl_excess`, `mp_ks ≤ isotropy_mp_ks`).
 //!
 //! Per model:
 //! - **layer_imbalance**, per role with at least `imbalance_min_layers` layers: the shallow half
@@ -29,10 +30,14 @@ pub struct Thresholds {
     pub collapse_kl_excess: f64,
     /// spectral_saturation: maximum `stable_rank / r`.
     pub collapse_stable_rank_fraction: f64,
-    /// isotropy: maximum `|kl_excess|`.
-    pub isotropy_kl_excess: f64,
-    /// isotropy: maximum `mp_ks`.
-    pub isotropy_mp_ks: f64,
+    /// isotropy: an optional bound on `|kl_excess|` besides the test (none by default: a fixed
+    /// bound cannot suit every shape).
+    pub isotropy_kl_excess: Option<f64>,
+    /// isotropy: an optional bound on `mp_ks` besides the test (none by default).
+    pub isotropy_mp_ks: Option<f64>,
+    /// isotropy: the significance level of the test against the null of the shape (fires when
+    /// `null_p > isotropy_level`).
+    pub isotropy_level: f64,
     /// layer_imbalance: maximum fraction of isotropic matrices in the shallow half.
     pub imbalance_shallow_isotropic: f64,
     /// layer_imbalance: minimum fraction of isotropic matrices in the deep half.
@@ -48,8 +53,9 @@ impl Default for Thresholds {
         Self {
             collapse_kl_excess: 0.5,
             collapse_stable_rank_fraction: 0.05,
-            isotropy_kl_excess: 0.02,
-            isotropy_mp_ks: 0.1,
+            isotropy_kl_excess: None,
+            isotropy_mp_ks: None,
+            isotropy_level: 0.01,
             imbalance_shallow_isotropic: 0.25,
             imbalance_deep_isotropic: 0.5,
             imbalance_min_layers: 4.0,
@@ -60,11 +66,12 @@ impl Default for Thresholds {
 
 impl Thresholds {
     /// The names accepted by [`Thresholds::set`].
-    pub const NAMES: [&'static str; 8] = [
+    pub const NAMES: [&'static str; 9] = [
         "collapse_kl_excess",
         "collapse_stable_rank_fraction",
         "isotropy_kl_excess",
         "isotropy_mp_ks",
+        "isotropy_level",
         "imbalance_shallow_isotropic",
         "imbalance_deep_isotropic",
         "imbalance_min_layers",
@@ -81,8 +88,20 @@ impl Thresholds {
         let slot = match name.trim() {
             "collapse_kl_excess" => &mut self.collapse_kl_excess,
             "collapse_stable_rank_fraction" => &mut self.collapse_stable_rank_fraction,
-            "isotropy_kl_excess" => &mut self.isotropy_kl_excess,
-            "isotropy_mp_ks" => &mut self.isotropy_mp_ks,
+            "isotropy_kl_excess" => {
+                self.isotropy_kl_excess = Some(v);
+                return Ok(());
+            }
+            "isotropy_mp_ks" => {
+                self.isotropy_mp_ks = Some(v);
+                return Ok(());
+            }
+            "isotropy_level" => {
+                if !(v > 0.0 && v < 1.0) {
+                    return Err(format!("threshold isotropy_level is a significance level in (0, 1), got {value}"));
+                }
+                &mut self.isotropy_level
+            }
             "imbalance_shallow_isotropic" => &mut self.imbalance_shallow_isotropic,
             "imbalance_deep_isotropic" => &mut self.imbalance_deep_isotropic,
             "imbalance_min_layers" => &mut self.imbalance_min_layers,
@@ -136,6 +155,41 @@ pub struct DepthPoint {
     pub kl_excess: f64,
 }
 
+/// How the isotropy test was calibrated, and what its level means over a whole model.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Calibration {
+    /// The null hypothesis, in words.
+    pub null: &'static str,
+    /// Monte Carlo samples per shape.
+    pub samples: usize,
+    /// The seed of every null.
+    pub seed: u64,
+    /// The per-matrix significance level (`isotropy_level`).
+    pub level: f64,
+    /// Matrices tested (those with a Marchenko–Pastur fit).
+    pub matrices_tested: usize,
+    /// Matrices distinguishable from the null at the level (`null_p ≤ level`).
+    pub nonrandom: usize,
+    /// How many of the tested matrices would be called non-random if every one were random: `level ·
+    /// matrices_tested` (the expected number of false calls at this level).
+    pub expected_false_nonrandom: f64,
+    /// Matrices called non-random with the false-discovery rate across the model held at the
+    /// level (Benjamini–Hochberg on the `null_p` of every tested matrix).
+    pub nonrandom_fdr: usize,
+    /// How the level is set, in words.
+    pub multiple_testing: &'static str,
+}
+
+const NULL_IN_WORDS: &str = "a matrix of i.i.d. Gaussian entries of the same shape (any scale), sampled by seeded Monte Carlo through the bidiagonal model of its singular values";
+const MULTIPLE_TESTING: &str = "isotropy is a per-matrix verdict at the level: a random matrix is called isotropic with probability at least 1 − level, so it needs no correction for the number of matrices; the claim 'non-random' across a model is read with nonrandom_fdr, which holds the false-discovery rate at the level (Benjamini–Hochberg)";
+
+/// Benjamini–Hochberg: how many of the p-values are discoveries at false-discovery rate `q`.
+fn benjamini_hochberg(mut p: Vec<f64>, q: f64) -> usize {
+    p.sort_by(f64::total_cmp);
+    let m = p.len() as f64;
+    p.iter().enumerate().filter(|(i, &pi)| pi <= (*i as f64 + 1.0) / m * q).map(|(i, _)| i + 1).max().unwrap_or(0)
+}
+
 /// Every diagnosis of a run.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct Diagnoses {
@@ -145,6 +199,9 @@ pub struct Diagnoses {
     pub model: Vec<Diagnosis>,
     /// Layers ranked as pruning candidates, strongest first.
     pub pruning_candidates: Vec<PruningCandidate>,
+    /// How the isotropy test was calibrated (absent when no matrix was tested).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
     /// `kl_excess` by depth for each role with layered matrices (mean over the role's matrices in
     /// each layer).
     pub depth_profile: BTreeMap<&'static str, Vec<DepthPoint>>,
@@ -168,8 +225,7 @@ const ISOTROPY_MITIGATIONS: &[&str] = &[
     "Initialization: check the standard deviation (e.g. 1/√N)",
     "Learning rate: increase it to break the initial symmetry",
 ];
-const ISOTROPY_CAVEAT: &str =
-    "near the random baseline is not proof of under-training: Muon-trained matrices stay close to it although well trained";
+const ISOTROPY_CAVEAT: &str = "a test of the singular values only: it says this spectrum could be that of a Gaussian matrix of the same shape (at the stated level, so about 1 in 100 random matrices is called non-random), not that the matrix is untrained; training that moved only the singular vectors is invisible to any spectral test, and a weak deviation needs a larger matrix to be seen";
 const IMBALANCE_MITIGATIONS: &[&str] =
     &["Scaling: apply 1/√L scaling to residual branches", "Adaptive LR: use layer-wise learning rates"];
 const IMBALANCE_CAVEAT: &str = "one checkpoint shows where the layers are, not how they got there: compare with earlier checkpoints (svdiag trend)";
@@ -178,13 +234,15 @@ fn map<const N: usize>(pairs: [(&'static str, f64); N]) -> BTreeMap<&'static str
     pairs.into_iter().collect()
 }
 
+/// Whether the matrix is indistinguishable from a Gaussian matrix of its shape: the test against
+/// the null does not reject at `isotropy_level`, and, where the user set them, the effect sizes
+/// stay within `isotropy_kl_excess` and `isotropy_mp_ks`. `None` without a test.
 fn is_isotropic(r: &MatrixRecord, t: &Thresholds) -> Option<bool> {
-    let (mp, excess) = (r.metrics.mp?, r.metrics.kl_excess?);
+    let (mp, excess, test) = (r.metrics.mp?, r.metrics.kl_excess?, r.metrics.null?);
     Some(
-        excess.abs() <= t.isotropy_kl_excess
-            && mp.ks <= t.isotropy_mp_ks
-            && mp.outliers_above == 0
-            && mp.outliers_below == 0,
+        test.null_p > t.isotropy_level
+            && t.isotropy_kl_excess.is_none_or(|b| excess.abs() <= b)
+            && t.isotropy_mp_ks.is_none_or(|b| mp.ks <= b),
     )
 }
 
@@ -228,25 +286,55 @@ pub fn diagnose(records: &[MatrixRecord], t: &Thresholds) -> Diagnoses {
             });
         }
         if is_isotropic(r, t) == Some(true) {
-            let mp = m.mp.expect("checked by is_isotropic");
+            let (mp, test) = (m.mp.expect("checked by is_isotropic"), m.null.expect("checked by is_isotropic"));
+            let evidence = map([
+                ("kl_uniform", kl),
+                ("random_baseline_kl", baseline),
+                ("kl_excess", excess),
+                ("kl_excess_p", test.kl_excess_p),
+                ("kl_excess_null_low", test.kl_excess_q[0]),
+                ("kl_excess_null_high", test.kl_excess_q[1]),
+                ("mp_ks", mp.ks),
+                ("mp_ks_p", test.mp_ks_p),
+                ("mp_ks_null_q99", test.mp_ks_q99),
+                ("outliers_above", mp.outliers_above as f64),
+                ("outliers_above_p", test.outliers_above_p),
+                ("outliers_below", mp.outliers_below as f64),
+                ("outliers_below_p", test.outliers_below_p),
+                ("null_p", test.null_p),
+                ("null_samples", test.samples as f64),
+            ]);
             out.matrices.push(Diagnosis {
                 kind: "isotropy",
                 subject: r.name.clone(),
-                evidence: map([
-                    ("kl_uniform", kl),
-                    ("random_baseline_kl", baseline),
-                    ("kl_excess", excess),
-                    ("mp_ks", mp.ks),
-                    ("outliers_above", mp.outliers_above as f64),
-                    ("outliers_below", mp.outliers_below as f64),
-                ]),
-                thresholds: map([("isotropy_kl_excess", t.isotropy_kl_excess), ("isotropy_mp_ks", t.isotropy_mp_ks)]),
+                evidence,
+                thresholds: [
+                    ("isotropy_level", Some(t.isotropy_level)),
+                    ("isotropy_kl_excess", t.isotropy_kl_excess),
+                    ("isotropy_mp_ks", t.isotropy_mp_ks),
+                ]
+                .into_iter()
+                .filter_map(|(k, v)| Some((k, v?)))
+                .collect(),
                 layers: r.identity.layer.into_iter().collect(),
                 mitigations: ISOTROPY_MITIGATIONS,
                 caveat: ISOTROPY_CAVEAT,
             });
         }
     }
+
+    let p: Vec<f64> = records.iter().filter_map(|r| r.metrics.null.map(|n| n.null_p)).collect();
+    out.calibration = records.iter().find_map(|r| r.metrics.null).map(|first| Calibration {
+        null: NULL_IN_WORDS,
+        samples: first.samples,
+        seed: svdiag_core::baselines::null::SEED,
+        level: t.isotropy_level,
+        matrices_tested: p.len(),
+        nonrandom: p.iter().filter(|&&x| x <= t.isotropy_level).count(),
+        expected_false_nonrandom: t.isotropy_level * p.len() as f64,
+        nonrandom_fdr: benjamini_hochberg(p.clone(), t.isotropy_level),
+        multiple_testing: MULTIPLE_TESTING,
+    });
 
     // depth profile per role: mean kl_excess of the role's matrices in each layer
     let mut by_role: BTreeMap<&'static str, BTreeMap<u32, Vec<&MatrixRecord>>> = BTreeMap::new();

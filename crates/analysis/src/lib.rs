@@ -17,6 +17,7 @@ pub mod compare;
 pub mod delta;
 pub mod diagnose;
 mod measure;
+pub mod null;
 mod options;
 mod plan;
 mod record;

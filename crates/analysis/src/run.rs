@@ -138,6 +138,7 @@ pub(crate) fn collect(results: Vec<Result<MatrixRecord, Failed>>, options: &Anal
             .then_with(|| (a.gate.is_some(), a.gate_row).cmp(&(b.gate.is_some(), b.gate_row)))
     });
     failed.sort_by(|a, b| (&a.file, &a.name).cmp(&(&b.file, &b.name)));
+    crate::null::attach(&mut matrices, options);
     let diagnoses = crate::diagnose::diagnose(&matrices, &options.thresholds);
     Analysis {
         reused: 0,

@@ -90,12 +90,11 @@ fn nested_pytorch_checkpoint_with_views_and_shared_storage() {
         let m = Matrix::from_row_major(values, rows, cols).unwrap();
         let out = svdiag_core::linalg::gram::spectrum(&m, &MetricOptions::default()).unwrap();
         assert_eq!(rec.matrix_shape, [rows, cols], "{}", rec.name);
-        assert_eq!(
-            rec.metrics,
-            Metrics::compute(&out.spectrum, out.l12_norm, &MetricOptions::default()),
-            "{}",
-            rec.name
-        );
+        // the p-values under the null are the analysis's, not the spectrum's
+        let mut got = rec.metrics.clone();
+        got.null = None;
+        got.undefined.retain(|u| !svdiag_core::baselines::null::NULL_FIELDS.contains(&u.field));
+        assert_eq!(got, Metrics::compute(&out.spectrum, out.l12_norm, &MetricOptions::default()), "{}", rec.name);
     };
     // the transpose, gathered from a (1, 48)-strided view
     let t: Vec<f64> = (0..48).flat_map(|i| (0..64).map(move |j| (i, j))).map(|(i, j)| w[j * 48 + i]).collect();

@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// How singular values become a probability distribution `p`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Normalization {
     /// `p_i = σ_i / Σ_j σ_j` (the singular-value entropy of Liu et al. 2025 and Su 2026; default).
@@ -99,6 +99,11 @@ pub struct MetricOptions {
     pub normalization: Normalization,
     /// Order of `renyi_entropy`.
     pub q: RenyiOrder,
+}
+
+/// `kl_uniform = log r − H(p)` of singular values under the normalization (`None` when all are 0).
+pub fn kl_uniform(s: &[f64], normalization: Normalization) -> Option<f64> {
+    distribution(s, normalization).map(|p| (s.len() as f64).ln() - shannon(&p))
 }
 
 /// `p` under the normalization, or `None` when every singular value is 0.

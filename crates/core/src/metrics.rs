@@ -89,6 +89,9 @@ pub struct Metrics {
     pub polar: Option<crate::surgery::Polar>,
     /// The FARMS fit, when asked for ([`crate::baselines::farms`]; set by the caller, which holds the matrix).
     pub farms: Option<crate::baselines::farms::Farms>,
+    /// The p-values under the null of the shape ([`crate::baselines::null`]; set by the caller, which
+    /// holds the null: [`Metrics::with_null`]).
+    pub null: Option<crate::baselines::null::NullTest>,
     /// Remarks on defined values (e.g. why `outliers_below` is 0 for a square matrix).
     pub notes: Vec<Undefined>,
     /// Reasons for every metric without a finite value.
@@ -212,6 +215,7 @@ impl Metrics {
         Self {
             polar: None,
             farms: None,
+            null: None,
             htsr,
             mp,
             kl_excess,
@@ -293,11 +297,26 @@ impl Metrics {
             htsr: None,
             farms: None,
             polar: None,
+            null: None,
             mp: None,
             kl_excess: None,
             notes: Vec::new(),
             undefined,
         })
+    }
+
+    /// The statistics the null tests ([`crate::baselines::null::Statistics`]), when the spectrum had
+    /// a Marchenko–Pastur fit.
+    pub fn null_statistics(&self) -> Option<crate::baselines::null::Statistics> {
+        let (mp, kl) = (self.mp?, self.kl_uniform?);
+        // σ_min = σ_1 / condition number (0 where it is infinite)
+        let sigma_min = self.condition_number.map_or(0.0, |c| if c.is_finite() { self.spectral_norm / c } else { 0.0 });
+        Some(crate::baselines::null::Statistics::from_fit(&mp, kl, self.spectral_norm, sigma_min))
+    }
+
+    /// Sets the p-values under the null of the shape.
+    pub fn set_null(&mut self, test: crate::baselines::null::NullTest) {
+        self.null = Some(test);
     }
 
     /// Replaces the entropy-type fields and `nuclear_norm` of a `--quick` result with SLQ
@@ -348,6 +367,11 @@ impl Metrics {
             "outliers_below" => self.mp.map(|b| b.outliers_below as f64),
             "mp_ks" => self.mp.map(|b| b.ks),
             "random_baseline_kl" => self.mp.map(|b| b.random_baseline_kl),
+            "mp_ks_p" => self.null.map(|t| t.mp_ks_p),
+            "kl_excess_p" => self.null.map(|t| t.kl_excess_p),
+            "outliers_above_p" => self.null.map(|t| t.outliers_above_p),
+            "outliers_below_p" => self.null.map(|t| t.outliers_below_p),
+            "null_p" => self.null.map(|t| t.null_p),
             _ => self.htsr.and_then(|h| h.get(field)),
         }
     }

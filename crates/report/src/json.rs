@@ -116,6 +116,11 @@ struct Record<'a> {
     polar_condition_number: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     polar_distance: Option<f64>,
+    mp_ks_p: Option<f64>,
+    kl_excess_p: Option<f64>,
+    outliers_above_p: Option<f64>,
+    outliers_below_p: Option<f64>,
+    null_p: Option<f64>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     undefined: BTreeMap<&'static str, &'static str>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -187,6 +192,11 @@ impl<'a> Record<'a> {
             polar_stable_rank: finite(m.polar.map(|p| p.stable_rank)),
             polar_condition_number: finite(m.polar.map(|p| p.condition_number)),
             polar_distance: finite(m.polar.map(|p| p.distance)),
+            mp_ks_p: m.get("mp_ks_p"),
+            kl_excess_p: m.get("kl_excess_p"),
+            outliers_above_p: m.get("outliers_above_p"),
+            outliers_below_p: m.get("outliers_below_p"),
+            null_p: m.get("null_p"),
             undefined: m.undefined.iter().map(|u| (u.field, u.reason)).collect(),
             notes: m.notes.iter().map(|u| (u.field, u.reason)).collect(),
             route: r.route.map(|x| x.name()),

@@ -23,6 +23,7 @@ pub use svdiag_analysis::Analysis;
 pub use svdiag_core::baselines::farms::FARMS_FIELDS;
 pub use svdiag_core::baselines::htsr::HTSR_FIELDS;
 pub use svdiag_core::baselines::mp::MP_FIELDS;
+pub use svdiag_core::baselines::null::NULL_FIELDS;
 pub use svdiag_core::metrics::{BASELINE_FIELDS, METRIC_FIELDS};
 pub use svdiag_core::surgery::POLAR_FIELDS;
 
@@ -59,7 +60,8 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const SVD_METHOD: &str = "faer SVD, singular values only, in f64 (inputs widened from their storage dtype)";
 
 /// Every per-matrix metric field in output order: docs/metrics.md §2, the random-simplex baseline (§3),
-/// the random-matrix baseline (§4), the HTSR fields (§5), the FARMS fields (`--farms`), the polar factor (`--polar`).
+/// the random-matrix baseline (§4), the HTSR fields (§5), the FARMS fields (`--farms`), the polar factor (`--polar`),
+/// and the p-values under the null of the shape (§4; last, so that earlier columns keep their places).
 pub fn metric_fields() -> impl Iterator<Item = &'static str> {
     METRIC_FIELDS
         .into_iter()
@@ -68,6 +70,7 @@ pub fn metric_fields() -> impl Iterator<Item = &'static str> {
         .chain(HTSR_FIELDS)
         .chain(FARMS_FIELDS)
         .chain(POLAR_FIELDS)
+        .chain(NULL_FIELDS)
 }
 
 /// Fields written as integers.

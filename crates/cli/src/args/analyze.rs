@@ -79,10 +79,12 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value = "auto", value_name = "auto|svd", conflicts_with = "quick")]
     pub method: Method,
 
-    /// Change a diagnosis threshold (repeatable), e.g. --threshold isotropy_kl_excess=0.01. Names:
-    /// collapse_kl_excess (0.5), collapse_stable_rank_fraction (0.05), isotropy_kl_excess (0.02),
-    /// isotropy_mp_ks (0.1), imbalance_shallow_isotropic (0.25), imbalance_deep_isotropic (0.5),
-    /// imbalance_min_layers (4), pruning_fraction (0.25).
+    /// Change a diagnosis threshold (repeatable), e.g. --threshold isotropy_level=0.001. Names:
+    /// collapse_kl_excess (0.5), collapse_stable_rank_fraction (0.05), isotropy_level (0.01: the
+    /// significance level of the test against a Gaussian matrix of the same shape),
+    /// isotropy_kl_excess and isotropy_mp_ks (optional bounds, none by default),
+    /// imbalance_shallow_isotropic (0.25), imbalance_deep_isotropic (0.5), imbalance_min_layers
+    /// (4), pruning_fraction (0.25).
     #[arg(long = "threshold", value_name = "NAME=VALUE", value_parser = parse_threshold)]
     pub thresholds: Vec<String>,
 
