@@ -12,11 +12,12 @@ use super::parts::{filter_controls, header, nav, num_cell, number, section, text
 use super::svg::{colour, esc, nice_range, px, Chart};
 
 /// Columns of the matrix table: (JSON field, integer).
-const TABLE_FIELDS: [(&str, bool); 11] = [
+const TABLE_FIELDS: [(&str, bool); 12] = [
     ("entropy", false),
     ("kl_uniform", false),
     ("kl_excess", false),
     ("mp_ks", false),
+    ("null_p", false),
     ("outliers_above", true),
     ("outliers_below", true),
     ("stable_rank", false),
@@ -172,6 +173,12 @@ fn diagnoses(doc: &Value) -> String {
     )
 }
 
+/// Whether threshold `t` is the one evidence field `k` is held to (`collapse_kl_excess` for
+/// `kl_excess`; the significance level for the joint p-value).
+fn held_to(t: &str, k: &str) -> bool {
+    t.strip_suffix(k).is_some_and(|p| p.ends_with('_')) || (t == "isotropy_level" && k == "null_p")
+}
+
 /// `name: value` lines of an evidence object; where a threshold is named after an evidence field
 /// (`collapse_kl_excess` for `kl_excess`), it is shown on the same line.
 fn evidence(v: &Value, thresholds: &Value) -> String {
@@ -179,7 +186,7 @@ fn evidence(v: &Value, thresholds: &Value) -> String {
     for (k, x) in v.as_object().into_iter().flatten() {
         let _ = write!(out, "<li>{} <b data-field=\"{}\" data-v=\"{}\">{}</b>", esc(k), esc(k), x, number(x, false));
         for (t, tv) in thresholds.as_object().into_iter().flatten() {
-            if t.strip_suffix(k.as_str()).is_some_and(|p| p.ends_with('_')) {
+            if held_to(t, k) {
                 let _ = write!(out, " <span class=\"vs\">threshold {} ({})</span>", number(tv, false), esc(t));
             }
         }
@@ -187,7 +194,7 @@ fn evidence(v: &Value, thresholds: &Value) -> String {
     }
     let keys: Vec<&String> = v.as_object().map(|m| m.keys().collect()).unwrap_or_default();
     for (t, tv) in thresholds.as_object().into_iter().flatten() {
-        if !keys.iter().any(|k| t.strip_suffix(k.as_str()).is_some_and(|p| p.ends_with('_'))) {
+        if !keys.iter().any(|k| held_to(t, k)) {
             let _ = write!(out, "<li class=\"vs\">threshold {} {}</li>", esc(t), number(tv, false));
         }
     }
@@ -429,6 +436,7 @@ fn detail(doc: &Value, i: usize, m: &Value, numbers: bool) -> String {
         ("alpha", false),
         ("kl_excess", false),
         ("mp_ks", false),
+        ("null_p", false),
         ("outliers_above", true),
         ("outliers_below", true),
         ("stable_rank", false),
