@@ -8,8 +8,9 @@ use svdiag_core::Blocks;
 use svdiag_core::{CoreError, Dtype};
 
 use crate::measure::measure;
+use crate::pool::in_parallel;
 use crate::record::failed;
-use crate::run::{collect, in_parallel};
+use crate::run::collect;
 use crate::stored::{with_stored, Stored, StoredValues};
 use crate::{Analysis, AnalysisOptions, MatrixRecord, Plan, Progress, Task};
 

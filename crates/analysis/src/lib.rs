@@ -20,6 +20,7 @@ mod measure;
 pub mod null;
 mod options;
 mod plan;
+mod pool;
 mod record;
 mod run;
 pub mod runs;

@@ -125,7 +125,7 @@ pub(crate) fn attach(records: &mut [MatrixRecord], options: &AnalysisOptions) {
         let mut tasks: Vec<(usize, usize, u64)> =
             missing.iter().flat_map(|&(big, small, _, n, _)| (0..n as u64).map(move |i| (big, small, i))).collect();
         tasks.sort_by_key(|&(big, small, i)| (std::cmp::Reverse(small), std::cmp::Reverse(big), i));
-        let drawn = crate::run::in_parallel(&tasks, options.threads, |&(big, small, i)| {
+        let drawn = crate::pool::in_parallel(&tasks, options.threads, |&(big, small, i)| {
             ((big, small), i, null::sample(big, small, normalization, null::SEED, i))
         });
         let mut by_shape: BTreeMap<(usize, usize), Vec<(u64, null::Statistics)>> = BTreeMap::new();

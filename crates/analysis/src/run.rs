@@ -1,6 +1,6 @@
 //! Analyzing the planned matrices in parallel.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 
 use svdiag_core::TensorIdentity;
 
@@ -75,7 +75,7 @@ pub fn analyze_with_store(
     let mut order: Vec<&Task> = plan.tasks.iter().collect();
     order.sort_by_key(|t| std::cmp::Reverse(t.rows.saturating_mul(t.cols)));
     progress.start(order.len(), plan.task_bytes());
-    let results = in_parallel(&order, options.threads, |task| {
+    let results = crate::pool::in_parallel(&order, options.threads, |task| {
         if progress.cancelled() {
             return Err(failed(
                 plan.info(task),
@@ -96,30 +96,6 @@ pub fn analyze_with_store(
     analysis.filter = plan.filter.clone();
     analysis.warnings = plan.warnings.clone();
     analysis
-}
-
-/// Runs `work` on every item, largest first as given: each worker takes the next item from a
-/// shared queue (greedy longest-first), so at most `threads` matrices are in memory at once and no
-/// core idles behind one big matrix.
-pub(crate) fn in_parallel<T: Sync, R: Send>(
-    items: &[T],
-    threads: Option<usize>,
-    work: impl Fn(&T) -> R + Sync,
-) -> Vec<R> {
-    let next = AtomicUsize::new(0);
-    let worker = || {
-        let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(item) = items.get(i) else { break };
-            done.push(work(item));
-        }
-        done
-    };
-    match rayon::ThreadPoolBuilder::new().num_threads(threads.unwrap_or(0)).build() {
-        Ok(pool) => pool.broadcast(|_| worker()).into_iter().flatten().collect(),
-        Err(_) => worker(), // no threads to be had: run on this one
-    }
 }
 
 /// Sorts the records into display order and diagnoses them; the inputs are left empty.
