@@ -122,23 +122,20 @@ pub(crate) fn attach(records: &mut [MatrixRecord], options: &AnalysisOptions) {
     };
     if !missing.is_empty() {
         // every (shape, sample) is one task on the pool, the largest shapes first
-        let mut tasks: Vec<(usize, usize, u64)> =
-            missing.iter().flat_map(|&(big, small, _, n, _)| (0..n as u64).map(move |i| (big, small, i))).collect();
-        tasks.sort_by_key(|&(big, small, i)| (std::cmp::Reverse(small), std::cmp::Reverse(big), i));
-        let drawn = crate::pool::in_parallel(&tasks, options.threads, |&(big, small, i)| {
-            ((big, small), i, null::sample(big, small, normalization, null::SEED, i))
-        });
-        let mut by_shape: BTreeMap<(usize, usize), Vec<(u64, null::Statistics)>> = BTreeMap::new();
-        for (shape, i, s) in drawn {
-            if let Some(s) = s {
-                by_shape.entry(shape).or_default().push((i, s));
-            }
+        let mut tasks: Vec<(Key, u64)> = missing.iter().flat_map(|&k| (0..k.3 as u64).map(move |i| (k, i))).collect();
+        tasks.sort_by_key(|&((big, small, ..), i)| (std::cmp::Reverse(small), std::cmp::Reverse(big), i));
+        let drawn =
+            crate::pool::in_parallel(&tasks, options.threads, |&(k, i)| (k, i, null::sample(k.0, k.1, k.2, k.4, i)));
+        let mut by_key: BTreeMap<Key, Vec<(u64, Option<null::Statistics>)>> = BTreeMap::new();
+        for (k, i, s) in drawn {
+            by_key.entry(k).or_default().push((i, s));
         }
         let mut c = cache().lock().unwrap_or_else(|e| e.into_inner());
-        for ((big, small), mut v) in by_shape {
+        for (key, mut v) in by_key {
             v.sort_by_key(|p| p.0);
-            let key = (big, small, normalization, samples(options, small), null::SEED);
-            if let Some(null) = Null::from_samples([big, small], null::SEED, v.into_iter().map(|p| p.1).collect()) {
+            // a null is kept only whole: every sample had a fit (else its file would never match)
+            let Some(samples) = v.into_iter().map(|p| p.1).collect::<Option<Vec<_>>>() else { continue };
+            if let Some(null) = Null::from_samples([key.0, key.1], key.4, samples) {
                 write_file(&key, &null);
                 c.insert(key, Arc::new(null));
             }
@@ -149,10 +146,10 @@ pub(crate) fn attach(records: &mut [MatrixRecord], options: &AnalysisOptions) {
         let k = key(r);
         match (r.metrics.null_statistics(), c.get(&k)) {
             (Some(stats), Some(null)) => r.metrics.set_null(null.test(&stats)),
-            (Some(_), None) => r
-                .metrics
-                .undefined
-                .extend(Undefined::all(&NULL_FIELDS, "no null sample of this shape had a Marchenko–Pastur fit")),
+            (Some(_), None) => r.metrics.undefined.extend(Undefined::all(
+                &NULL_FIELDS,
+                "the null of this shape could not be drawn (a sample without a Marchenko–Pastur fit)",
+            )),
             (None, _) => r.metrics.undefined.extend(Undefined::all(
                 &NULL_FIELDS,
                 if options.quick {
