@@ -9,7 +9,7 @@ use std::fmt::Write;
 use serde_json::Value;
 
 use super::parts::{filter_controls, header, nav, num_cell, number, section, text_cell, url_component};
-use super::svg::{colour, esc, nice_range, px, Chart};
+use super::svg::{colour, esc, min_max, nice_range, px, Chart};
 
 /// Columns of the matrix table: (JSON field, integer).
 const TABLE_FIELDS: [(&str, bool); 12] = [
@@ -241,14 +241,10 @@ fn depth_profiles(matrices: &[Value]) -> String {
             );
             continue;
         }
-        let (lo, hi) = nice_range(
-            vals.iter().copied().fold(f64::INFINITY, f64::min),
-            vals.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        );
-        let (l0, l1) = (
-            layers.iter().copied().fold(f64::INFINITY, f64::min),
-            layers.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        );
+        let (lo, hi) = min_max(vals.iter().copied()).expect("vals is not empty");
+        let (lo, hi) = nice_range(lo, hi);
+        // no layer with a value (only the band): an empty range, which the scale replaces by [0, 1]
+        let (l0, l1) = min_max(layers.iter().copied()).unwrap_or((f64::INFINITY, f64::NEG_INFINITY));
         let mut ch = Chart::new(
             &format!("depth-{metric}"),
             420.0,
@@ -516,8 +512,7 @@ fn esd_chart(i: usize, m: &Value, esd: &Value) -> String {
             esc(&desc)
         );
     }
-    let (x0, x1) =
-        (xs.iter().copied().fold(f64::INFINITY, f64::min), xs.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+    let (x0, x1) = min_max(xs.iter().copied()).expect("xs is not empty");
     let pad = ((x1 - x0) * 0.04).max(0.05);
     let top = counts.iter().chain(&expected).copied().fold(1.0, f64::max) * 1.3;
     let _ = write!(
@@ -585,10 +580,7 @@ fn tail_chart(i: usize, m: &Value, esd: &Value) -> String {
         return String::new();
     }
     let n = esd["values"].as_f64().unwrap_or(1.0).max(1.0);
-    let (x0, x1) = (
-        pts.iter().map(|p| p.0).fold(f64::INFINITY, f64::min),
-        pts.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max),
-    );
+    let (x0, x1) = min_max(pts.iter().map(|p| p.0)).expect("pts is not empty");
     let desc = format!(
         "Fraction of eigenvalues at or above λ, log-log; alpha {}, xmin {}, {} eigenvalues in the tail",
         number(&m["alpha"], false),

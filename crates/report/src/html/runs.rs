@@ -8,7 +8,7 @@ use std::fmt::Write;
 use serde_json::Value;
 
 use super::parts::{filter_controls, header, nav, num_cell, section, text_cell, url_component};
-use super::svg::{colour, esc, nice_range, px, Chart};
+use super::svg::{colour, esc, min_max, nice_range, px, Chart};
 
 /// Metrics with a trajectory panel.
 const TREND_METRICS: [&str; 6] = ["kl_uniform", "kl_excess", "alpha", "stable_rank", "effective_rank", "spectral_norm"];
@@ -28,13 +28,6 @@ struct Series<'a> {
     role: &'a str,
     layer: Option<u64>,
     rows: Vec<&'a Value>,
-}
-
-fn min_max(v: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
-    v.filter(|x| x.is_finite()).fold(None, |acc, x| match acc {
-        None => Some((x, x)),
-        Some((a, b)) => Some((a.min(x), b.max(x))),
-    })
 }
 
 fn role_index(roles: &[&str], role: &str) -> usize {

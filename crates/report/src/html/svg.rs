@@ -284,13 +284,7 @@ impl Chart {
 
     /// A marker (`tri-up`, `tri-down`, `dot`, `square`) at pixel position, with a `<title>`.
     pub fn marker_px(&mut self, class: &str, shape: &str, x: f64, y: f64, title: &str, attrs: &str) {
-        let (x, y) = (px(x), px(y));
-        let d = match shape {
-            "tri-up" => format!("M{x} {y}m0 -5l5 9h-10z"),
-            "tri-down" => format!("M{x} {y}m0 5l5 -9h-10z"),
-            "square" => format!("M{x} {y}m-3.5 -3.5h7v7h-7z"),
-            _ => format!("M{x} {y}m-3 0a3 3 0 1 0 6 0a3 3 0 1 0 -6 0"),
-        };
+        let d = marker_path(shape, x, y);
         let _ = write!(self.body, "<path class=\"{class}\" d=\"{d}\"{attrs}><title>{}</title></path>", esc(title));
     }
 
@@ -300,14 +294,7 @@ impl Chart {
         if xs.is_empty() {
             return;
         }
-        let mut d = String::new();
-        for &x in xs {
-            let (x, y) = (px(x), px(y));
-            let _ = match shape {
-                "tri-up" => write!(d, "M{x} {y}m0 -5l5 9h-10z"),
-                _ => write!(d, "M{x} {y}m0 5l5 -9h-10z"),
-            };
-        }
+        let d: String = xs.iter().map(|&x| marker_path(shape, x, y)).collect();
         let _ = write!(
             self.body,
             "<path class=\"{class}\" data-count=\"{}\" d=\"{d}\"><title>{}</title></path>",
@@ -380,6 +367,25 @@ impl Chart {
             self.body
         )
     }
+}
+
+/// The path of one marker (`tri-up`, `tri-down`, `square`, else a dot) centred at pixel `(x, y)`.
+fn marker_path(shape: &str, x: f64, y: f64) -> String {
+    let (x, y) = (px(x), px(y));
+    match shape {
+        "tri-up" => format!("M{x} {y}m0 -5l5 9h-10z"),
+        "tri-down" => format!("M{x} {y}m0 5l5 -9h-10z"),
+        "square" => format!("M{x} {y}m-3.5 -3.5h7v7h-7z"),
+        _ => format!("M{x} {y}m-3 0a3 3 0 1 0 6 0a3 3 0 1 0 -6 0"),
+    }
+}
+
+/// The smallest and largest finite value, or `None` without one.
+pub fn min_max(v: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    v.filter(|x| x.is_finite()).fold(None, |acc, x| match acc {
+        None => Some((x, x)),
+        Some((a, b)) => Some((a.min(x), b.max(x))),
+    })
 }
 
 /// The integers in `[lo, hi]` (for `log10` axes), thinned to at most 8.
