@@ -107,10 +107,21 @@ class _Monitor:
         return True
 
 
+class _Monitored:
+    """What the framework callbacks expose of their :class:`_Monitor`."""
+
+    monitor: _Monitor
+
+    @property
+    def history(self) -> list[tuple[int, dict[str, float]]]:
+        """Every ``(step, values)`` this callback logged."""
+        return self.monitor.history
+
+
 def _hf_class() -> type:
     from transformers import TrainerCallback
 
-    class HFSpectralCallback(TrainerCallback):
+    class HFSpectralCallback(TrainerCallback, _Monitored):
         """Spectral metrics for ``transformers.Trainer``.
 
         >>> trainer = Trainer(model=model, args=args, ...)
@@ -146,11 +157,6 @@ def _hf_class() -> type:
             self.monitor = _Monitor(
                 every_n_steps=every_n_steps, quick=quick, prefix=prefix, matrices=matrices, cache=cache, options=options
             )
-
-        @property
-        def history(self) -> list[tuple[int, dict[str, float]]]:
-            """Every ``(step, values)`` this callback logged."""
-            return self.monitor.history
 
         def _log(self, step: int, values: dict[str, float]) -> None:
             if not values:
@@ -202,7 +208,7 @@ def _lightning_class(package: str) -> type:
     # one of Lightning's two package names; their Callback classes are distinct types
     Callback: Any = importlib.import_module("lightning.pytorch" if package == "lightning" else "pytorch_lightning").Callback
 
-    class SpectralCallback(Callback):
+    class SpectralCallback(Callback, _Monitored):
         """Spectral metrics of the live ``LightningModule``: every ``every_n_steps`` optimizer steps
         to the trainer's loggers, and at each validation epoch end through ``pl_module.log_dict``
         (so that ``EarlyStopping(monitor="svdiag/mlp_up/kl_uniform")`` can watch them).
@@ -230,11 +236,6 @@ def _lightning_class(package: str) -> type:
             self.monitor = _Monitor(
                 every_n_steps=every_n_steps, quick=quick, prefix=prefix, matrices=matrices, cache=None, options=options
             )
-
-        @property
-        def history(self) -> list[tuple[int, dict[str, float]]]:
-            """Every ``(step, values)`` this callback logged."""
-            return self.monitor.history
 
         def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
             step = trainer.global_step

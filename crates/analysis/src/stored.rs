@@ -57,17 +57,7 @@ pub(crate) fn bytes_of(
     rows: usize,
     cols: usize,
 ) -> Result<StoredValues<'_>, CoreError> {
-    let size = dtype.size().ok_or(CoreError::NotFloat(dtype))?;
-    let expected = elements.and_then(|n| n.checked_mul(size));
-    if expected != Some(bytes.len()) {
-        return Err(CoreError::ByteLength {
-            len: bytes.len(),
-            expected: expected.unwrap_or(usize::MAX),
-            rows,
-            cols,
-            dtype,
-        });
-    }
+    let size = svdiag_core::matrix::check_byte_len(bytes.len(), dtype, elements, rows, cols)?;
     Ok(StoredValues::Bytes(bytes, dtype, size))
 }
 

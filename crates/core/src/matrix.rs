@@ -15,24 +15,31 @@ pub struct Matrix {
     data: Vec<f64>,
 }
 
+/// Checks that `len` bytes are exactly `elements` values of `dtype` (a matrix of `rows × cols`,
+/// named in the error) and returns the element size; fails for a dtype without a fixed size.
+pub fn check_byte_len(
+    len: usize,
+    dtype: Dtype,
+    elements: Option<usize>,
+    rows: usize,
+    cols: usize,
+) -> Result<usize, CoreError> {
+    let size = dtype.size().ok_or(CoreError::NotFloat(dtype))?;
+    let expected = elements.and_then(|n| n.checked_mul(size));
+    if expected != Some(len) {
+        return Err(CoreError::ByteLength { len, expected: expected.unwrap_or(usize::MAX), rows, cols, dtype });
+    }
+    Ok(size)
+}
+
 impl Matrix {
     /// Widens `rows × cols` little-endian elements of `dtype` (row-major) to f64.
     ///
     /// Fails if the length does not match exactly, if the dtype is not a float, or if any element
     /// is NaN or ±Inf (the first one is named by its position).
     pub fn from_le_bytes(bytes: &[u8], dtype: Dtype, rows: usize, cols: usize) -> Result<Self, CoreError> {
-        let size = dtype.size().ok_or(CoreError::NotFloat(dtype))?;
         let count = rows.checked_mul(cols);
-        let expected = count.and_then(|c| c.checked_mul(size));
-        if expected != Some(bytes.len()) {
-            return Err(CoreError::ByteLength {
-                len: bytes.len(),
-                expected: expected.unwrap_or(usize::MAX),
-                rows,
-                cols,
-                dtype,
-            });
-        }
+        check_byte_len(bytes.len(), dtype, count, rows, cols)?;
         let mut data = vec![0.0; count.unwrap_or(0)];
         dtype.widen_le(bytes, &mut data)?;
         Self::from_row_major(data, rows, cols)
