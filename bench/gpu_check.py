@@ -4,8 +4,8 @@
 
   python bench/gpu_check.py [--shape gpt2|llama8b-layer] [--dtype bf16|f32] [--ww]
 
-Weights: GPT-2-small-shaped (50 matrices) or one Llama-8B layer (7 matrices, 4096-wide), seeded,
-created on the GPU. Prints, per route: wall time (CUDA synchronized), how many matrices the guard
+Weights: GPT-2-small-shaped (50 matrices) or one Llama-8B layer (7 matrices, 4096-wide), plus one
+small conv kernel, seeded, created on the GPU. Prints, per route: wall time (CUDA synchronized), how many matrices the guard
 accepted on the device and how many it sent to the CPU route (``route`` and ``route_reason``), the
 worst relative difference of every metric from the CPU route (contract: 1e-9), and the peak GPU memory.
 Needs torch with CUDA and svdiag installed; a GPU with fast f64 (A100, H100, ...) for ``device="auto"``
@@ -38,6 +38,7 @@ def weights(shape: str, dtype: torch.dtype) -> dict[str, torch.Tensor]:
         shapes = {p + "self_attn.q_proj.weight": (d, d), p + "self_attn.k_proj.weight": (kv, d),
                   p + "self_attn.v_proj.weight": (kv, d), p + "self_attn.o_proj.weight": (d, d),
                   p + "mlp.gate_proj.weight": (f, d), p + "mlp.up_proj.weight": (f, d), p + "mlp.down_proj.weight": (d, f)}
+    shapes["extra.conv.weight"] = (64, 32, 3, 3)  # a conv kernel: its [64, 288] matrix on the device too
     return {n: (0.02 * torch.randn(s, generator=g, device="cuda")).to(dtype) for n, s in shapes.items()}
 
 
@@ -64,7 +65,7 @@ def main() -> None:
     t_dev, dev = timed(lambda: svdiag.run(w, device="cuda", progress=False))
     peak = torch.cuda.max_memory_allocated() / 2**20
     t_cpu, cpu = timed(lambda: svdiag.run(w, device=None, progress=False))
-    t_svd, _ = timed(lambda: [torch.linalg.svdvals(x.double()) for x in w.values()])
+    t_svd, _ = timed(lambda: [torch.linalg.svdvals(x.reshape(x.shape[0], -1).double()) for x in w.values()])
     routes: dict[str, int] = {}
     worst = 0.0
     cpu_by = {r["name"]: r for r in cpu.document["matrices"]}

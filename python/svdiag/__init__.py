@@ -31,7 +31,7 @@ import numpy as np
 from . import _native, exceptions
 from ._frame import to_frame
 from ._inputs import Tensors, resolve
-from ._progress import progress_callback
+from ._progress import progress_of
 from .exceptions import (
     FailedTensorsWarning,
     NothingToAnalyzeError,
@@ -229,6 +229,8 @@ def _device_spectra(src: Tensors, flags: list[str], filter: str | None) -> list[
         t = tensor.detach()
         if t.device != target:
             t = t.to(target)
+        shape = [int(d) for d in t.shape]
+        t = t.reshape(shape[0], -1)  # a conv kernel [out, in, kh, kw] is the matrix [out, in·kh·kw]
         rows, cols = (int(d) for d in t.shape)
         gram = _torch_route.gram_eigenvalues(t, rows, cols)
         accepted, values = False, None
@@ -237,7 +239,7 @@ def _device_spectra(src: Tensors, flags: list[str], filter: str | None) -> list[
             accepted, values, _ = _native.gram_verdict(lam, trace, rows, cols, flags)
         tag = _TAGS[str(t.dtype).removeprefix("torch.")]
         if accepted:
-            spectra.append((name, tag, [rows, cols], values, l12, _torch_route.how(t)))
+            spectra.append((name, tag, shape, values, l12, _torch_route.how(t)))
         else:
             view = torch_view(name, tensor)  # the CPU route refines σ_min or takes the direct SVD
             if view is not None:
@@ -288,9 +290,8 @@ def run(
     :class:`~svdiag.exceptions.FailedTensorsWarning`.
     """
     flags = _flags(**options)
-    callback = progress_callback(progress)
     needs_entries = any(options.get(k) for k in ("quick", "approx", "polar", "farms", "split_gates"))
-    try:
+    with progress_of(progress) as callback:
         src = resolve(source, device=None if needs_entries else device)
         if isinstance(src, Tensors):
             spectra = _device_spectra(src, flags, options.get("filter"))
@@ -302,9 +303,6 @@ def run(
             except exceptions.CheckpointNotFoundError as e:
                 raise type(e)(str(e) + _hub_hint(src)) from None
             report = Report(text, columns, {}, [])
-    finally:
-        if callback is not None and hasattr(callback, "close"):
-            callback.close()
     if not report.document["matrices"]:
         reasons = [f"{s['name']}: {s['reason']}" for s in report.skipped] + [
             f"{f['name']}: {f['error']}" for f in report.failed
@@ -495,14 +493,17 @@ def trend(
     alerts: Sequence[str] = (),
     drifts: Sequence[str] = (),
     no_alerts: bool = False,
+    progress: Progress = None,
     **options: Any,
 ) -> Trend:
     """Every checkpoint of a training run (a run directory, or checkpoint paths in order) as time
     series, with alerts, as ``svdiag trend``. ``alerts``/``drifts`` take the command's rules
     (``"kl_uniform:rise:6"``, ``"stable_rank:fall:0.5"``); the other options are those of the run
     commands: ``filter``, ``normalization``, ``q``, ``method``, ``threads``, ``cache`` (``None``: the
-    command's result store, ``False``: none, or a path), ``allow_globals``. Alerts do not raise:
-    they are in ``Trend.alerts``."""
+    command's result store, ``False``: none, or a path), ``allow_globals``; ``progress`` as for
+    :func:`run` (the bar counts the matrices of every checkpoint read so far). Alerts do not raise:
+    they are in ``Trend.alerts``. Ctrl-C stops the command before its next matrix
+    (``KeyboardInterrupt``); spectra already computed stay in the result store."""
     argv = ["trend", *_paths(run), *_run_flags(**options)]
     for rule in alerts:
         argv += ["--alert", rule]
@@ -510,29 +511,37 @@ def trend(
         argv += ["--drift", rule]
     if no_alerts:
         argv.append("--no-alerts")
-    _, text, csv_text, _ = _native.run_command(argv)
+    _, text, csv_text, _ = _run_command(argv, progress)
     return Trend(text, csv_text)
 
 
-def compare(a: Any, b: Any, *, step: int | None = None, **options: Any) -> Comparison:
+def _run_command(argv: list[str], progress: Progress) -> tuple[Any, ...]:
+    with progress_of(progress) as callback:
+        return _native.run_command(argv, callback)
+
+
+def compare(a: Any, b: Any, *, step: int | None = None, progress: Progress = None, **options: Any) -> Comparison:
     """Two checkpoints, or two runs (their last checkpoints, or those at ``step``), matrix by matrix,
-    with a verdict per metric, as ``svdiag compare``. Options as for :func:`trend`."""
+    with a verdict per metric, as ``svdiag compare``. Options, progress and Ctrl-C as for :func:`trend`."""
     argv = ["compare", *_paths(a), *_paths(b), *_run_flags(**options)]
     if step is not None:
         argv += ["--step", str(step)]
-    _, text, csv_text, _ = _native.run_command(argv)
+    _, text, csv_text, _ = _run_command(argv, progress)
     return Comparison(text, csv_text)
 
 
-def delta(a: Any, b: Any, *, spectrum: bool = False, plot_data: bool = False, **options: Any) -> Report:
+def delta(
+    a: Any, b: Any, *, spectrum: bool = False, plot_data: bool = False, progress: Progress = None, **options: Any
+) -> Report:
     """Every metric of the update ``W_B − W_A`` of each matrix present in both checkpoints (or runs'
-    last checkpoints), as ``svdiag delta``: a :class:`Report` whose document says ``"command": "delta"``."""
+    last checkpoints), as ``svdiag delta``: a :class:`Report` whose document says ``"command": "delta"``.
+    Options, progress and Ctrl-C as for :func:`trend`."""
     argv = ["delta", *_paths(a), *_paths(b), *_run_flags(**options)]
     if spectrum:
         argv.append("--spectrum")
     if plot_data:
         argv.append("--plot-data")
-    _, text, columns, failed = _native.run_command(argv)
+    _, text, columns, failed = _run_command(argv, progress)
     report = Report(text, columns, {}, [])
     if failed:
         warnings.warn(f"{failed} updates failed; see Report.failed", FailedTensorsWarning, stacklevel=2)

@@ -73,8 +73,8 @@ class Tensors:
         torch = _torch()
         if x.is_meta or x.layout != torch.strided or x.dtype not in (torch.float64, torch.float32, torch.float16, torch.bfloat16):
             return None
-        if x.dim() != 2 or min(x.shape) < 2:
-            return None  # not a matrix, or a stacked one (conv): the CPU route reshapes or skips it
+        if x.dim() < 2 or x.shape[0] < 2 or x[0].numel() < 2:
+            return None  # not a matrix: the CPU route lists it as skipped with the reason
         if self.device != "auto":
             return torch.device(self.device)
         if x.device.type != "cuda":

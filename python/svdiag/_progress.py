@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -22,6 +24,9 @@ class _Bar:
         if self._tqdm is not None:
             if self._bar is None:
                 self._bar = self._tqdm(total=total, unit="matrix", desc="svdiag", leave=False)
+            elif total != self._bar.total:  # a run command's total grows checkpoint by checkpoint
+                self._bar.total = total
+                self._bar.refresh()
             self._bar.update(done - self._bar.n)
         elif done != self._last:
             self._last = done
@@ -51,3 +56,15 @@ def progress_callback(progress: Any) -> Any:
     if progress is None or progress is True:
         return _Bar() if (progress is True or _interactive()) else None
     raise TypeError("progress must be None, True, False or a callable")
+
+
+@contextmanager
+def progress_of(progress: Any) -> Iterator[Any]:
+    """The callback of :func:`progress_callback`, its bar closed when the call ends (even by
+    Ctrl-C)."""
+    callback = progress_callback(progress)
+    try:
+        yield callback
+    finally:
+        if callback is not None and hasattr(callback, "close"):
+            callback.close()

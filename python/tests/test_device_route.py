@@ -33,7 +33,7 @@ def _weights():
         "model.layers.0.mlp.down_proj.weight": torch.randn(32, 96, generator=g).to(torch.bfloat16),
         "model.layers.0.self_attn.q_proj.weight": torch.randn(48, 48, generator=g, dtype=torch.float64),
         "model.layers.1.self_attn.o_proj.weight": ill,
-        "model.layers.1.conv.weight": torch.randn(8, 3, 3, 3, generator=g),  # not 2-D: the CPU route
+        "model.layers.1.conv.weight": torch.randn(8, 3, 3, 3, generator=g),  # the matrix [8, 27], on the device
         "model.norm.weight": torch.ones(32),
     }
 
@@ -52,10 +52,16 @@ def test_the_device_route_agrees_with_the_cpu_route_and_says_where_it_ran():
             elif b != 0:
                 assert abs(a - b) <= 1e-9 * abs(b) or (math.isinf(a) and math.isinf(b)), (name, f, a, b)
     on_torch = [n for n, r in on_device.items() if (r.get("route_reason") or "").startswith("f64 Gram matrix and its eigenvalues formed by torch")]
-    assert sorted(on_torch) == ["model.layers.0.mlp.down_proj.weight", "model.layers.0.mlp.up_proj.weight"]
+    assert sorted(on_torch) == [
+        "model.layers.0.mlp.down_proj.weight",
+        "model.layers.0.mlp.up_proj.weight",
+        "model.layers.1.conv.weight",
+    ]
+    conv = on_device["model.layers.1.conv.weight"]
+    assert (conv["shape"], conv["matrix_shape"], conv["reshaped"]) == ([8, 3, 3, 3], [8, 27], True)
     assert all(on_device[n]["route"] == "gram" and f"torch {torch.__version__} on cpu" in on_device[n]["route_reason"] for n in on_torch)
     # the guard sends the others to the CPU route, which says what it did: a square matrix's σ_min is
-    # refined, the ill-conditioned one is refined or decomposed, the conv kernel is reshaped there
+    # refined, the ill-conditioned one is refined or decomposed
     for name in on_device.keys() - set(on_torch):
         assert on_device[name] == on_cpu[name], name
     assert on_device["model.layers.0.self_attn.q_proj.weight"]["route"] == "gram-refined"

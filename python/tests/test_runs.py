@@ -79,3 +79,52 @@ def test_run_errors(tmp_path):
         svdiag.trend(_run(tmp_path / "run"), alerts=["no_such_metric:rise"], cache=False)
     with pytest.raises(TypeError, match="read checkpoints from disk"):
         svdiag.trend({"w": np.ones((3, 3))})
+
+
+def _long_run(root, checkpoints: int, matrices: int, size: int):
+    rng = np.random.default_rng(11)
+    for step in range(1, checkpoints + 1):
+        tensors = {f"model.layers.{i}.mlp.up_proj.weight": rng.standard_normal((size, size)) for i in range(matrices)}
+        write_safetensors(root / f"checkpoint-{step * 100}" / "model.safetensors", tensors)
+    return root
+
+
+def test_a_run_commands_progress_counts_the_matrices_of_every_checkpoint(tmp_path):
+    run = _run(tmp_path / "run")
+    calls = []
+    svdiag.trend(run, cache=False, progress=lambda *c: calls.append(c))
+    # the totals grow as checkpoints are read; at the end every matrix of every checkpoint is counted
+    assert calls[-1][:2] == (2 * len(STEPS), 2 * len(STEPS))
+    assert calls[-1][2] == calls[-1][3] == 2 * len(STEPS) * 32 * 32 * 8
+    done = [c[0] for c in calls]
+    assert done == sorted(done)
+
+
+@pytest.mark.parametrize("command", ["trend", "compare", "delta"])
+def test_ctrl_c_stops_a_run_command_within_a_second(tmp_path, command):
+    import _thread
+    import threading
+    import time
+
+    run = _long_run(tmp_path / "run", checkpoints=3, matrices=150, size=300)
+    first, last = run / "checkpoint-100", run / "checkpoint-300"
+    call = {
+        "trend": lambda: svdiag.trend(run, cache=tmp_path / "store.sqlite", threads=1, progress=False),
+        "compare": lambda: svdiag.compare(first, last, cache=tmp_path / "store.sqlite", threads=1, progress=False),
+        "delta": lambda: svdiag.delta(first, last, cache=tmp_path / "store.sqlite", threads=1, progress=False),
+    }[command]
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    start = time.monotonic()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        call()
+    elapsed = time.monotonic() - start
+    timer.cancel()
+    # the whole command takes several seconds on one thread; it stops at the next matrix
+    assert elapsed < 0.5 + 1.0, f"{command} stopped after {elapsed:.2f} s"
+    # the result store written until the signal stays whole: the same command on a few matrices
+    # gives what it gives without a store
+    few = r"layers\.[0-3]\."
+    stored = svdiag.trend(run, cache=tmp_path / "store.sqlite", filter=few, progress=False)
+    fresh = svdiag.trend(run, cache=False, filter=few, progress=False)
+    assert stored.to_json() == fresh.to_json()

@@ -19,7 +19,7 @@ use std::io::IsTerminal;
 
 use anyhow::Context;
 use clap::Parser;
-use svdiag_analysis::{analyze, AnalysisOptions, Plan};
+use svdiag_analysis::{analyze, AnalysisOptions, Plan, Progress};
 use svdiag_formats::ReadOptions;
 use svdiag_report::Format;
 
@@ -58,10 +58,11 @@ pub enum DocumentsError {
 /// A run command (`trend`, `compare` or `delta` and its arguments, without the program name)
 /// computed as the command line computes it, returning its JSON document, its CSV and its exit code
 /// instead of writing them (see [`runs::Documents`]): how the Python package reaches these commands.
-pub fn run_documents(argv: Vec<String>) -> Result<runs::Documents, DocumentsError> {
+/// `observer` receives the progress of each checkpoint's analysis and can cancel the command.
+pub fn run_documents(argv: Vec<String>, observer: &dyn Progress) -> Result<runs::Documents, DocumentsError> {
     let cli = Cli::try_parse_from(std::iter::once("svdiag".to_string()).chain(argv))
         .map_err(|e| DocumentsError::Usage(usage(&e)))?;
-    runs::documents(cli.command).map_err(DocumentsError::Failed)
+    runs::documents(cli.command, observer).map_err(DocumentsError::Failed)
 }
 
 /// Elsewhere the allocator's defaults stay.

@@ -11,7 +11,7 @@ use anyhow::Context;
 use svdiag_analysis::runs::{self, Checkpoint, Run, StepSource};
 use svdiag_analysis::store::SpectrumStore;
 use svdiag_analysis::trend::{Alert, AlertRules, DriftRule, JumpRule, Trend};
-use svdiag_analysis::{Analysis, AnalysisOptions, Plan};
+use svdiag_analysis::{Analysis, AnalysisOptions, Plan, Progress, CANCELLED};
 use svdiag_formats::ReadOptions;
 use svdiag_report::runs::Side;
 use svdiag_report::Format;
@@ -24,8 +24,8 @@ use crate::{output, progress};
 /// Exit code when alerts fired.
 pub const ALERT_EXIT: u8 = 3;
 
-/// What every run command needs: options, filter, store.
-struct Session {
+/// What every run command needs: options, filter, store, and who is told of progress.
+struct Session<'o> {
     options: AnalysisOptions,
     filter: Option<regex::Regex>,
     read: ReadOptions,
@@ -33,10 +33,13 @@ struct Session {
     quiet: bool,
     computed: usize,
     reused: usize,
+    /// A caller's observer (the Python package's progress and Ctrl-C): it replaces the bar on stderr,
+    /// and its [`Progress::cancelled`] stops the command before its next matrix or checkpoint.
+    observer: Option<&'o dyn Progress>,
 }
 
-impl Session {
-    fn new(s: &RunSettings) -> anyhow::Result<Self> {
+impl<'o> Session<'o> {
+    fn new(s: &RunSettings, observer: Option<&'o dyn Progress>) -> anyhow::Result<Self> {
         let filter = s.filter.as_deref().map(regex::Regex::new).transpose().context("invalid --filter pattern")?;
         let options = AnalysisOptions {
             metrics: svdiag_core::MetricOptions { normalization: s.normalization, q: s.q },
@@ -69,16 +72,36 @@ impl Session {
             quiet: s.quiet,
             computed: 0,
             reused: 0,
+            observer,
         })
+    }
+
+    /// The progress of one analysis: the bar on stderr (drawn when stderr is a terminal and not
+    /// `--quiet`), or the caller's observer.
+    fn progress(&self) -> Reporter<'_> {
+        match self.observer {
+            Some(o) => Reporter::Observer(o),
+            None => Reporter::Bar(progress::Bar::new(!self.quiet && std::io::stderr().is_terminal())),
+        }
+    }
+
+    /// Fails once the observer asked to stop: a cancelled command computes nothing more.
+    fn check_cancelled(&self) -> anyhow::Result<()> {
+        if self.observer.is_some_and(|o| o.cancelled()) {
+            anyhow::bail!("{CANCELLED}");
+        }
+        Ok(())
     }
 
     /// Analyzes one checkpoint (file or model directory).
     fn analyze(&mut self, path: &Path) -> anyhow::Result<Analysis> {
+        self.check_cancelled()?;
         let plan = Plan::with_options(&[path.to_path_buf()], self.filter.as_ref(), &self.read)?;
-        let bar = progress::Bar::new(!self.quiet && std::io::stderr().is_terminal());
+        let progress = self.progress();
         let store = self.store.as_ref().map(|s| s as &dyn SpectrumStore);
-        let analysis = svdiag_analysis::analyze_with_store(&plan, &self.options, &bar, store);
-        bar.finish();
+        let analysis = svdiag_analysis::analyze_with_store(&plan, &self.options, progress.get(), store);
+        progress.finish();
+        self.check_cancelled()?;
         self.reused += analysis.reused;
         self.computed += analysis.matrices.len() - analysis.reused;
         Ok(analysis)
@@ -127,17 +150,38 @@ fn render_trend(t: &Trend, format: Format, metric: &str, options: &AnalysisOptio
     }
 }
 
+/// Where an analysis reports its progress.
+enum Reporter<'o> {
+    Bar(progress::Bar),
+    Observer(&'o dyn Progress),
+}
+
+impl Reporter<'_> {
+    fn get(&self) -> &dyn Progress {
+        match self {
+            Reporter::Bar(b) => b,
+            Reporter::Observer(o) => *o,
+        }
+    }
+
+    fn finish(&self) {
+        if let Reporter::Bar(b) = self {
+            b.finish();
+        }
+    }
+}
+
 /// A trend and what went into it: the session (options, store), and the checkpoints that could not
 /// be analyzed.
-struct TrendOutcome {
+struct TrendOutcome<'o> {
     trend: Trend,
-    session: Session,
+    session: Session<'o>,
     bad: Vec<String>,
 }
 
-fn trend_of(args: &TrendArgs) -> anyhow::Result<TrendOutcome> {
+fn trend_of<'o>(args: &TrendArgs, observer: Option<&'o dyn Progress>) -> anyhow::Result<TrendOutcome<'o>> {
     let mut run = runs::discover(&args.paths)?;
-    let mut session = Session::new(&args.settings)?;
+    let mut session = Session::new(&args.settings, observer)?;
     let total = run.checkpoints.len();
     let mut analyses = Vec::new();
     let mut kept = Vec::new();
@@ -151,6 +195,7 @@ fn trend_of(args: &TrendArgs) -> anyhow::Result<TrendOutcome> {
                 analyses.push(a);
                 kept.push(c.clone());
             }
+            Err(e) if session.check_cancelled().is_err() => return Err(e),
             Err(e) => {
                 eprintln!("checkpoint {} (step {}) not analyzed: {e:#}", c.path.display(), c.step);
                 bad.push(format!("checkpoint {} (step {}) not analyzed: {e:#}", c.path.display(), c.step));
@@ -169,7 +214,7 @@ fn trend_of(args: &TrendArgs) -> anyhow::Result<TrendOutcome> {
 /// `svdiag trend`.
 pub fn run_trend(args: TrendArgs) -> anyhow::Result<u8> {
     let format = output_format(args.out.format, args.out.output.as_deref());
-    let TrendOutcome { trend, session, bad } = trend_of(&args)?;
+    let TrendOutcome { trend, session, bad } = trend_of(&args, None)?;
     let text = render_trend(&trend, format, &args.metric, &session.options);
     let table_on_stdout = format == Format::Table && args.out.output.is_none();
     output::emit(args.out.output.as_deref(), text.as_bytes())?;
@@ -223,7 +268,7 @@ pub fn run_watch(args: WatchArgs) -> anyhow::Result<u8> {
     if !args.run_dir.is_dir() {
         anyhow::bail!("{} is not a directory", args.run_dir.display());
     }
-    let mut session = Session::new(&args.settings)?;
+    let mut session = Session::new(&args.settings, None)?;
     let rules = rules(&args.alerts);
     let interval = Duration::from_secs_f64(args.interval);
     let settle = Duration::from_secs_f64(args.settle);
@@ -382,17 +427,17 @@ fn side(path: &Path, step: Option<u64>) -> anyhow::Result<Side> {
     Ok(Side { given: given.clone(), checkpoint: given, step: None, chosen: "checkpoint".into() })
 }
 
-struct CompareOutcome {
+struct CompareOutcome<'o> {
     comparison: svdiag_analysis::compare::Comparison,
     a: Side,
     b: Side,
-    session: Session,
+    session: Session<'o>,
     failed: Vec<svdiag_analysis::Failed>,
 }
 
-fn compare_of(args: &CompareArgs) -> anyhow::Result<CompareOutcome> {
+fn compare_of<'o>(args: &CompareArgs, observer: Option<&'o dyn Progress>) -> anyhow::Result<CompareOutcome<'o>> {
     let (a, b) = (side(&args.a, args.step)?, side(&args.b, args.step)?);
-    let mut session = Session::new(&args.settings)?;
+    let mut session = Session::new(&args.settings, observer)?;
     let analysis_a = session.analyze(Path::new(&a.checkpoint)).with_context(|| format!("A: {}", a.checkpoint))?;
     let analysis_b = session.analyze(Path::new(&b.checkpoint)).with_context(|| format!("B: {}", b.checkpoint))?;
     let comparison = svdiag_analysis::compare::Comparison::build(&analysis_a, &analysis_b);
@@ -406,7 +451,7 @@ fn compare_of(args: &CompareArgs) -> anyhow::Result<CompareOutcome> {
 /// `svdiag compare`.
 pub fn run_compare(args: CompareArgs) -> anyhow::Result<u8> {
     let format = output_format(args.out.format, args.out.output.as_deref());
-    let CompareOutcome { comparison: c, a, b, session, failed } = compare_of(&args)?;
+    let CompareOutcome { comparison: c, a, b, session, failed } = compare_of(&args, None)?;
     let text = match format {
         Format::Table => svdiag_report::runs::compare_table(&c, &a, &b, &args.metric),
         Format::Json => svdiag_report::runs::compare_json(&c, &a, &b, &session.options),
@@ -431,8 +476,11 @@ pub fn run_compare(args: CompareArgs) -> anyhow::Result<u8> {
     Ok(if failed.is_empty() { 0 } else { 1 })
 }
 
-fn delta_of(args: &DeltaArgs) -> anyhow::Result<(svdiag_analysis::delta::Delta, Session)> {
-    let session = Session::new(&args.settings)?;
+fn delta_of<'o>(
+    args: &DeltaArgs,
+    observer: Option<&'o dyn Progress>,
+) -> anyhow::Result<(svdiag_analysis::delta::Delta, Session<'o>)> {
+    let session = Session::new(&args.settings, observer)?;
     let mut options = session.options.clone();
     options.keep_spectrum = args.spectrum;
     options.plot_data = args.plot_data || output_format(args.out.format, args.out.output.as_deref()) == Format::Html;
@@ -448,10 +496,11 @@ fn delta_of(args: &DeltaArgs) -> anyhow::Result<(svdiag_analysis::delta::Delta, 
         a.hash_inputs();
         b.hash_inputs();
     }
-    let bar = progress::Bar::new(!session.quiet && std::io::stderr().is_terminal());
+    let progress = session.progress();
     let store = session.store.as_ref().map(|s| s as &dyn SpectrumStore);
-    let mut delta = svdiag_analysis::delta::analyze_delta(&a, &b, &options, &bar, store);
-    bar.finish();
+    let mut delta = svdiag_analysis::delta::analyze_delta(&a, &b, &options, progress.get(), store);
+    progress.finish();
+    session.check_cancelled()?;
     if delta.analysis.matrices.is_empty() && delta.analysis.failed.is_empty() {
         anyhow::bail!("no matrix of {} matches a matrix of {} by name and shape", args.a.display(), args.b.display());
     }
@@ -464,7 +513,7 @@ fn delta_of(args: &DeltaArgs) -> anyhow::Result<(svdiag_analysis::delta::Delta, 
 /// `svdiag delta`.
 pub fn run_delta(args: DeltaArgs) -> anyhow::Result<u8> {
     let format = output_format(args.out.format, args.out.output.as_deref());
-    let (delta, session) = delta_of(&args)?;
+    let (delta, session) = delta_of(&args, None)?;
     let columns: Vec<&str> = args.columns.iter().map(String::as_str).collect();
     let text = svdiag_report::render_for(&delta.analysis, format, &columns, "delta");
     output::emit(args.out.output.as_deref(), text.as_bytes())?;
@@ -488,23 +537,25 @@ pub enum Documents {
 }
 
 /// A run command (`trend`, `compare` or `delta`) computed as the command line computes it; nothing is
-/// written but warnings on stderr.
-pub fn documents(args: crate::args::Command) -> anyhow::Result<Documents> {
+/// written but warnings on stderr. `observer` is told of each checkpoint's matrices (no bar is drawn)
+/// and stops the command when it asks to (the command then fails with [`CANCELLED`]).
+pub fn documents(args: crate::args::Command, observer: &dyn Progress) -> anyhow::Result<Documents> {
+    let observer = Some(observer);
     use crate::args::Command;
     Ok(match args {
         Command::Trend(a) => {
-            let TrendOutcome { trend, session, bad } = trend_of(&a)?;
+            let TrendOutcome { trend, session, bad } = trend_of(&a, observer)?;
             let code = exit_code(&trend, !bad.is_empty());
             let json = svdiag_report::runs::trend_json(&trend, &session.options);
             Documents::Rendered(json, svdiag_report::runs::trend_csv(&trend), code)
         }
         Command::Compare(a) => {
-            let CompareOutcome { comparison: c, a: side_a, b: side_b, session, failed } = compare_of(&a)?;
+            let CompareOutcome { comparison: c, a: side_a, b: side_b, session, failed } = compare_of(&a, observer)?;
             let json = svdiag_report::runs::compare_json(&c, &side_a, &side_b, &session.options);
             Documents::Rendered(json, svdiag_report::runs::compare_csv(&c), u8::from(!failed.is_empty()))
         }
         Command::Delta(a) => {
-            let (delta, _) = delta_of(&a)?;
+            let (delta, _) = delta_of(&a, observer)?;
             let code = u8::from(!delta.analysis.failed.is_empty());
             Documents::Delta(Box::new(delta.analysis), code)
         }

@@ -67,8 +67,17 @@ impl<'a> MemorySource<'a> {
                     bytes.len()
                 }
                 MemoryData::Spectrum(p) => {
-                    let [rows, cols] = t.shape[..] else {
-                        return Err(bad(format!("a spectrum needs a 2-D shape, got {:?}", t.shape)));
+                    // the matrix a stored shape is analyzed as: `[d0, d1·d2·…]` (a conv kernel's too)
+                    let (rows, cols) = match t.shape.split_first() {
+                        Some((&rows, rest)) if !rest.is_empty() => {
+                            (rows, svdiag_core::numel(rest).ok_or_else(|| bad("shape overflows".into()))?)
+                        }
+                        _ => {
+                            return Err(bad(format!(
+                                "a spectrum needs a shape of 2 or more dimensions, got {:?}",
+                                t.shape
+                            )))
+                        }
                     };
                     if p.singular_values.len() != rows.min(cols)
                         || p.singular_values.iter().any(|v| !v.is_finite() || *v < 0.0)
@@ -125,8 +134,17 @@ mod tests {
         let src = MemorySource::new("<memory>", vec![spectrum.clone()]).unwrap();
         assert_eq!(src.tensors()[0].byte_len, 24);
         assert!(matches!(src.read(0).unwrap(), TensorData::Spectrum(q) if q.singular_values == [2.0, 1.0]));
-        let wrong = MemoryTensor { data: MemoryData::Spectrum(p(vec![2.0])), ..ok };
+        let wrong = MemoryTensor { data: MemoryData::Spectrum(p(vec![2.0])), ..ok.clone() };
         let e = MemorySource::new("<memory>", vec![wrong]).unwrap_err().to_string();
         assert_eq!(e, "<memory>: tensor 'w': 2×3 needs 2 finite singular values ≥ 0");
+        // a conv kernel's spectrum is that of its [d0, d1·d2·…] matrix
+        let conv = MemoryTensor { shape: vec![2, 1, 3], ..spectrum.clone() };
+        assert!(MemorySource::new("<memory>", vec![conv]).is_ok());
+        let conv = MemoryTensor { shape: vec![3, 2, 2], ..spectrum.clone() };
+        let e = MemorySource::new("<memory>", vec![conv]).unwrap_err().to_string();
+        assert_eq!(e, "<memory>: tensor 'w': 3×4 needs 3 finite singular values ≥ 0");
+        let vector = MemoryTensor { shape: vec![6], ..spectrum };
+        let e = MemorySource::new("<memory>", vec![vector]).unwrap_err().to_string();
+        assert_eq!(e, "<memory>: tensor 'w': a spectrum needs a shape of 2 or more dimensions, got [6]");
     }
 }

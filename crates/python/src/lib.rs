@@ -113,9 +113,10 @@ struct Watch {
 }
 
 impl Progress for Watch {
+    /// Adds to the totals: a run command starts once per checkpoint, and its bar grows with them.
     fn start(&self, matrices: usize, bytes: u64) {
-        self.matrices.store(matrices, Ordering::Relaxed);
-        self.bytes.store(bytes, Ordering::Relaxed);
+        self.matrices.fetch_add(matrices, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
     }
     fn advance(&self, bytes: u64) {
         self.done.fetch_add(1, Ordering::Relaxed);
@@ -418,13 +419,16 @@ fn with_context(err: PyErr, e: &anyhow::Error) -> PyErr {
 
 /// A run command (`trend`, `compare`, `delta` with its arguments): `("rendered", json, csv, code)`
 /// for trend and compare, `("analysis", json, columns, failed)` for delta (as `analyze_paths`).
+/// Progress and Ctrl-C as for `analyze_paths`, counted over every checkpoint the command reads.
 #[pyfunction]
-fn run_command<'py>(py: Python<'py>, argv: Vec<String>) -> PyResult<Bound<'py, PyTuple>> {
+#[pyo3(signature = (argv, progress=None))]
+fn run_command<'py>(py: Python<'py>, argv: Vec<String>, progress: Option<Py<PyAny>>) -> PyResult<Bound<'py, PyTuple>> {
     let watch = Watch::default();
-    let documents = watched(py, &watch, None, || svdiag_cli::run_documents(argv))?.map_err(|e| match e {
-        svdiag_cli::DocumentsError::Usage(msg) => InvalidOptionError::new_err(msg),
-        svdiag_cli::DocumentsError::Failed(e) => command_error(&e),
-    })?;
+    let documents =
+        watched(py, &watch, progress.as_ref(), || svdiag_cli::run_documents(argv, &watch))?.map_err(|e| match e {
+            svdiag_cli::DocumentsError::Usage(msg) => InvalidOptionError::new_err(msg),
+            svdiag_cli::DocumentsError::Failed(e) => command_error(&e),
+        })?;
     match documents {
         svdiag_cli::runs::Documents::Rendered(json, csv, code) => PyTuple::new(
             py,
