@@ -1,22 +1,26 @@
 #!/usr/bin/env python3
-"""The side-by-side benchmark: svdiag against what users run today, on the same files, in ONE run.
+"""The side-by-side benchmark: svdiag against what users run today, on the same files, in ONE run,
+every contender on the same number of cores.
 
-  python3 bench/benchmark.py [--ww-python PY] [--repeat N] [--models DIR] [--svdiag PATH] [--out FILE]
+  python3 bench/benchmark.py [--cores N] [--ww-python PY] [--repeat R] [--models DIR] [--svdiag PATH] [--out FILE]
 
 Checkpoints: a seeded GPT-2-small-shaped safetensors file (F32, all 50 matrices including the
 50257×768 embedding; written to /tmp/svdiag-bench once) and the real all-MiniLM-L6-v2 from
-scripts/fetch-example-models.sh (skipped if not fetched). For each, it times end to end
-(file read included):
-  svdiag exact          `svdiag analyze` (guarded Gram route), all cores and 1 thread
-  svdiag --method svd   the direct SVD of every matrix, all cores
+scripts/fetch-example-models.sh (skipped if not fetched). Each contender is one whole process
+(start-up and file read included), limited to N cores (default: all of them):
+  svdiag exact          `svdiag analyze --threads N` (guarded Gram route)
+  svdiag --method svd   the direct SVD of every matrix
   svdiag --quick        the monitoring subset
-  NumPy dgesdd          np.linalg.svd(W.astype(float64), compute_uv=False) per matrix, 1 BLAS thread
-  NumPy Gram+eigvalsh   np.linalg.eigvalsh(G) of the f64 Gram matrix of the smaller side, 1 BLAS thread
-  WeightWatcher         weightwatcher.WeightWatcher(model=state_dict).analyze(max_N=10**6), 1 thread
-                        (needs --ww-python: a Python with torch and weightwatcher==0.7.7)
-and prints a table of times, ratios (against svdiag exact at all cores) and the largest relative
-difference of every §2 metric against NumPy dgesdd (svdiag and the Gram loop).
-svdiag runs are the best of N; the NumPy and WeightWatcher loops run once (they take seconds).
+  NumPy dgesdd          np.linalg.svd(W.astype(float64), compute_uv=False) per matrix, N BLAS threads
+  NumPy Gram+eigvalsh   np.linalg.eigvalsh(G) of the f64 Gram matrix of the smaller side, N BLAS threads
+  WeightWatcher         weightwatcher.WeightWatcher(model=state_dict).analyze(max_N=10**6), torch and
+                        BLAS on N threads (needs --ww-python: a Python with torch and weightwatcher==0.7.7)
+and, labelled, the 1-thread figures of svdiag exact, the NumPy Gram loop and WeightWatcher beside them.
+Rounds alternate the contenders (R rounds; the machines are noisy, so compare within a round's
+medians); printed per contender: median wall seconds, median CPU seconds (user + system of the
+process), the ratio of its wall time to svdiag exact's, and the largest relative difference of any
+§2 metric from NumPy dgesdd. svdiag's null draws (the isotropy test) are cached on disk after the
+first run: that first run is timed on its own, labelled, with an empty cache.
 Speed is measured here, never asserted in tests.
 """
 import argparse
@@ -24,6 +28,8 @@ import datetime
 import json
 import os
 import platform
+import resource
+import statistics
 import struct
 import subprocess
 import sys
@@ -72,7 +78,7 @@ import sys, time, warnings, logging
 warnings.filterwarnings('ignore')
 logging.disable(logging.WARNING)
 import torch
-torch.set_num_threads(1)
+torch.set_num_threads(int(sys.argv[2]))
 from safetensors.torch import load_file
 import weightwatcher as ww
 t0 = time.perf_counter()
@@ -114,30 +120,58 @@ def gpt2_checkpoint(path, seed=0):
     return path
 
 
-def one_thread_env():
-    env = dict(os.environ)
+def threads_env(n, **extra):
+    env = dict(os.environ, **extra)
     for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[k] = "1"
+        env[k] = str(n)
     return env
 
 
-def numpy_run(path, route):
-    out = subprocess.run([sys.executable, "-c", NUMPY_CHILD, path, route, os.path.join(ROOT, "tests/data/reference")],
-                         env=one_thread_env(), check=True, capture_output=True, text=True)
-    return json.loads(out.stdout)
+def timed(argv, env):
+    """Runs one process: (wall seconds, CPU seconds of it and its children, stdout)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    out = subprocess.run(argv, env=env, check=True, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, out.stdout
 
 
-def svdiag_run(binary, path, extra, repeat):
-    best, doc = float("inf"), None
-    with tempfile.TemporaryDirectory() as d:
-        report = os.path.join(d, "r.json")
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            subprocess.run([binary, "analyze", path, "--format", "json", "-o", report, "--quiet", *extra], check=True)
-            best = min(best, time.perf_counter() - t0)
+class Contender:
+    """One command, run once per round; keeps its times and its last output."""
+
+    def __init__(self, label, argv, env, read):
+        self.label, self.argv, self.env, self.read = label, argv, env, read
+        self.walls, self.cpus, self.result = [], [], None
+
+    def run(self):
+        wall, cpu, stdout = timed(self.argv, self.env)
+        self.walls.append(wall)
+        self.cpus.append(cpu)
+        self.result = self.read(stdout)
+
+    def wall(self):
+        return statistics.median(self.walls)
+
+    def cpu(self):
+        return statistics.median(self.cpus)
+
+
+def svdiag_contender(label, binary, path, extra, env, workdir):
+    report = os.path.join(workdir, f"r{abs(hash(label))}.json")
+
+    def read(_):
         with open(report) as f:
-            doc = json.load(f)
-    return best, {m["name"]: m for m in doc["matrices"]}
+            return {m["name"]: m for m in json.load(f)["matrices"]}
+
+    argv = [binary, "analyze", path, "--format", "json", "-o", report, "--quiet", *extra]
+    return Contender(label, argv, env, read)
+
+
+def numpy_contender(label, path, route, threads):
+    argv = [sys.executable, "-c", NUMPY_CHILD, path, route, os.path.join(ROOT, "tests/data/reference")]
+    return Contender(label, argv, threads_env(threads), lambda out: json.loads(out)["metrics"])
 
 
 def max_rel(got, want, fields=FIELDS):
@@ -156,8 +190,9 @@ def max_rel(got, want, fields=FIELDS):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cores", type=int, default=os.cpu_count(), help="cores for every contender (default: all)")
     ap.add_argument("--ww-python", help="a Python with torch and weightwatcher==0.7.7")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=3, help="rounds (contenders alternate within each)")
     ap.add_argument("--models", default="/tmp/svdiag-models")
     ap.add_argument("--svdiag", default=os.path.join(ROOT, "target/release/svdiag"))
     ap.add_argument("--out", help="also write the table (markdown) to this file")
@@ -167,43 +202,63 @@ def main():
     minilm = os.path.join(a.models, "minilm-l6-v2/model.safetensors")
     if os.path.exists(minilm):
         checkpoints.append(("all-MiniLM-L6-v2, real F32", minilm))
-    cores = os.cpu_count()
+    n = a.cores
     lines = [f"svdiag benchmark, {datetime.date.today()}, {platform.processor() or platform.machine()}, "
-             f"{cores} cores, Python {platform.python_version()}, NumPy {np.__version__}", ""]
+             f"{os.cpu_count()} cores (every contender on {n}), Python {platform.python_version()}, NumPy {np.__version__}; "
+             f"medians of {a.repeat} alternating rounds", ""]
     for title, path in checkpoints:
         print(f"== {title}", file=sys.stderr)
-        ref = numpy_run(path, "svd")
-        gram = numpy_run(path, "gram")
-        rows = []
-        t_exact, exact = svdiag_run(a.svdiag, path, [], a.repeat)
-        t_exact1, exact1 = svdiag_run(a.svdiag, path, ["--threads", "1"], a.repeat)
-        t_svd, svd = svdiag_run(a.svdiag, path, ["--method", "svd"], a.repeat)
-        t_quick, quick = svdiag_run(a.svdiag, path, ["--quick"], a.repeat)
-        routes = {}
-        for m in exact.values():
-            routes[m["route"]] = routes.get(m["route"], 0) + 1
-        rows.append(("svdiag exact (guarded Gram), all cores", t_exact, max_rel(exact, ref["metrics"])))
-        rows.append(("svdiag exact, 1 thread", t_exact1, max_rel(exact1, ref["metrics"])))
-        rows.append(("svdiag --method svd, all cores", t_svd, max_rel(svd, ref["metrics"])))
-        rows.append(("svdiag --quick, all cores", t_quick,
-                     max_rel(quick, ref["metrics"], ["frobenius_norm", "spectral_norm", "stable_rank", "l12_norm"])))
-        rows.append(("NumPy dgesdd loop, 1 BLAS thread", ref["seconds"], 0.0))
-        rows.append(("NumPy Gram + eigvalsh loop, 1 BLAS thread", gram["seconds"], max_rel(gram["metrics"], ref["metrics"])))
-        if a.ww_python:
-            out = subprocess.run([a.ww_python, "-c", WW_CHILD, path], env=one_thread_env(), check=True,
-                                 capture_output=True, text=True)
-            secs, layers, version = out.stdout.split()[-3:]
-            rows.append((f"WeightWatcher {version} analyze(), {layers} layers, 1 thread", float(secs), None))
-        lines.append(f"### {title}")
-        lines.append(f"`{os.path.basename(path)}`: {len(ref['metrics'])} matrices; svdiag routes: "
-                     + ", ".join(f"{k} {v}" for k, v in sorted(routes.items())))
-        lines.append("")
-        lines.append("| route | seconds | time / svdiag exact | max rel. metric diff vs dgesdd |")
-        lines.append("|---|---|---|---|")
-        for name, secs, err in rows:
-            e = "—" if err is None else ("reference" if name.startswith("NumPy dgesdd") else f"{err:.1e}")
-            lines.append(f"| {name} | {secs:.2f} | {secs / t_exact:.1f}× | {e} |")
-        lines.append("")
+        with tempfile.TemporaryDirectory() as work:
+            nulls = os.path.join(work, "nulls")
+            env = dict(os.environ, SVDIAG_NULL_CACHE=nulls)
+            cold = svdiag_contender("svdiag exact, first run (null draws computed, then cached)", a.svdiag, path,
+                                    ["--threads", str(n)], env, work)
+            cold.run()  # fills the null cache the rounds below use
+            exact = svdiag_contender(f"svdiag exact, {n} threads", a.svdiag, path, ["--threads", str(n)], env, work)
+            contenders = [
+                exact,
+                svdiag_contender(f"svdiag --method svd, {n} threads", a.svdiag, path, ["--threads", str(n), "--method", "svd"], env, work),
+                svdiag_contender(f"svdiag --quick, {n} threads", a.svdiag, path, ["--threads", str(n), "--quick"], env, work),
+                numpy_contender(f"NumPy dgesdd loop, {n} BLAS threads", path, "svd", n),
+                numpy_contender(f"NumPy Gram + eigvalsh loop, {n} BLAS threads", path, "gram", n),
+            ]
+            if a.ww_python:
+                contenders.append(Contender(f"WeightWatcher analyze(), {n} threads", [a.ww_python, "-c", WW_CHILD, path, str(n)],
+                                            threads_env(n), lambda out: out.split()[-3:]))
+            if n > 1:  # the 1-thread figures, labelled
+                contenders.append(svdiag_contender("svdiag exact, 1 thread", a.svdiag, path, ["--threads", "1"], env, work))
+                contenders.append(numpy_contender("NumPy Gram + eigvalsh loop, 1 BLAS thread", path, "gram", 1))
+                if a.ww_python:
+                    contenders.append(Contender("WeightWatcher analyze(), 1 thread", [a.ww_python, "-c", WW_CHILD, path, "1"],
+                                                threads_env(1), lambda out: out.split()[-3:]))
+            for r in range(a.repeat):
+                for c in contenders:
+                    print(f"  round {r + 1}: {c.label}", file=sys.stderr)
+                    c.run()
+            ref = contenders[3].result
+            routes = {}
+            for m in exact.result.values():
+                routes[m["route"]] = routes.get(m["route"], 0) + 1
+            lines.append(f"### {title}")
+            lines.append(f"`{os.path.basename(path)}`: {len(ref)} matrices; svdiag routes: "
+                         + ", ".join(f"{k} {v}" for k, v in sorted(routes.items())))
+            lines.append("")
+            lines.append("| contender | wall s | CPU s | wall / svdiag exact | max rel. metric diff vs dgesdd |")
+            lines.append("|---|---|---|---|---|")
+            t_exact = exact.wall()
+            for c in [cold, *contenders]:
+                if c.label.startswith("NumPy dgesdd"):
+                    err = "reference"
+                elif c.label.startswith("WeightWatcher"):
+                    version, layers = c.result[2], c.result[1]
+                    c.label = c.label.replace("WeightWatcher", f"WeightWatcher {version} ({layers} layers)")
+                    err = "—"
+                elif "--quick" in c.label:
+                    err = f"{max_rel(c.result, ref, ['frobenius_norm', 'spectral_norm', 'stable_rank', 'l12_norm']):.1e}"
+                else:
+                    err = f"{max_rel(c.result, ref):.1e}"
+                lines.append(f"| {c.label} | {c.wall():.2f} | {c.cpu():.1f} | {c.wall() / t_exact:.2f}× | {err} |")
+            lines.append("")
     text = "\n".join(lines)
     print(text)
     if a.out:

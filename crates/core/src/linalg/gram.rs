@@ -37,9 +37,10 @@ use faer::{Accum, Mat, MatMut, MatRef, Par};
 
 use crate::entropy::{MetricOptions, Normalization};
 pub(crate) use crate::linalg::syrk::LongBlock;
-use crate::linalg::syrk::{syrk_lower, Packs};
+use crate::linalg::syrk::{syrk_lower, syrk_lower_panel, Packs, PANEL_ALIGN};
 use crate::matrix::{fill_checked, Blocks};
 use crate::{CoreError, Matrix, Spectrum};
+use rayon::prelude::*;
 
 /// Relative accuracy (by the estimate `τ`) every metric of the Gram route must keep; above it the
 /// route refines `σ_min` or falls back to the direct SVD. Half the 1e-9 contract with NumPy's
@@ -142,8 +143,111 @@ pub(crate) fn gram(src: &impl Blocks) -> Result<(Vec<f64>, Vec<f64>), CoreError>
     gram_with(src, crate::linalg::syrk::preferred())
 }
 
+/// Gram products of at least this many multiply-adds (`long·k²/2`) are split into column panels
+/// of the Gram matrix, run as rayon tasks: a worker of the analysis's pool that has no matrix left
+/// takes some, so one large matrix (an embedding) uses every core instead of leaving them idle.
+/// Below it, splitting would only add overhead.
+const SPLIT_WORK: f64 = 2e9;
+
+/// Panels of a split product: a fixed number, so that the split (and so every bit of the result)
+/// depends on `k` alone, never on how many threads take the panels.
+const PANELS: usize = 8;
+
+/// The column panels of a split `k × k` product, of about equal lower-triangle area, their
+/// boundaries multiples of [`PANEL_ALIGN`]; `None` where the product is not split.
+fn panels(k: usize, long: usize) -> Option<Vec<Range<usize>>> {
+    if (long as f64) * (k as f64).powi(2) / 2.0 < SPLIT_WORK || k < 2 * PANEL_ALIGN {
+        return None;
+    }
+    let mut bounds = vec![0];
+    for p in 1..PANELS {
+        // the first columns are the longest (k − j rows below the diagonal)
+        let j = k as f64 * (1.0 - (1.0 - p as f64 / PANELS as f64).sqrt());
+        let j = (j / PANEL_ALIGN as f64).round() as usize * PANEL_ALIGN;
+        if j > bounds[bounds.len() - 1] && j < k {
+            bounds.push(j);
+        }
+    }
+    bounds.push(k);
+    Some(bounds.windows(2).map(|w| w[0]..w[1]).collect())
+}
+
+/// `g += V Vᵀ` (lower triangle) on the column-major `k × k` matrix `g`: whole with `faer`'s
+/// triangular product or this crate's kernel, or in `panels`, in parallel.
+fn syrk_block(g: &mut [f64], v: LongBlock<'_>, own_kernel: bool, packs: &mut Packs, panels: Option<&[Range<usize>]>) {
+    let k = v.k;
+    let Some(panels) = panels else {
+        if own_kernel {
+            syrk_lower(g, v, packs);
+        } else {
+            let view = v.view();
+            triangular::matmul(
+                MatMut::from_column_major_slice_mut(g, k, k),
+                BlockStructure::TriangularLower,
+                Accum::Add,
+                view,
+                BlockStructure::Rectangular,
+                view.transpose(),
+                BlockStructure::Rectangular,
+                1.0,
+                Par::Seq,
+            );
+        }
+        return;
+    };
+    thread_local! {
+        static PACKS: std::cell::RefCell<Packs> = std::cell::RefCell::default();
+    }
+    let mut slabs = Vec::with_capacity(panels.len());
+    let mut rest = g;
+    for cols in panels {
+        let (slab, tail) = rest.split_at_mut(cols.len() * k);
+        slabs.push((cols.clone(), slab));
+        rest = tail;
+    }
+    slabs.into_par_iter().for_each(|(cols, slab)| {
+        if own_kernel {
+            PACKS.with_borrow_mut(|packs| syrk_lower_panel(slab, cols, v, packs));
+            return;
+        }
+        // the panel's diagonal block (lower triangle) and the rectangle below it
+        let view = v.view();
+        let w = cols.len();
+        let own = view.subrows(cols.start, w);
+        let (diagonal, below) = MatMut::from_column_major_slice_mut(slab, k, w).split_at_row_mut(cols.end);
+        triangular::matmul(
+            diagonal.subrows_mut(cols.start, w),
+            BlockStructure::TriangularLower,
+            Accum::Add,
+            own,
+            BlockStructure::Rectangular,
+            own.transpose(),
+            BlockStructure::Rectangular,
+            1.0,
+            Par::Seq,
+        );
+        faer::linalg::matmul::matmul(
+            below,
+            Accum::Add,
+            view.subrows(cols.end, k - cols.end),
+            own.transpose(),
+            1.0,
+            Par::Seq,
+        );
+    });
+}
+
 /// [`gram`] with this crate's kernel ([`crate::linalg::syrk`]) or `faer`'s triangular product.
 fn gram_with(src: &impl Blocks, own_kernel: bool) -> Result<(Vec<f64>, Vec<f64>), CoreError> {
+    gram_in(src, own_kernel, panels(src.rows().min(src.cols()), src.rows().max(src.cols())).as_deref())
+}
+
+/// [`gram_with`], whole or in the given column panels.
+fn gram_in(
+    src: &impl Blocks,
+    own_kernel: bool,
+    panels: Option<&[Range<usize>]>,
+) -> Result<(Vec<f64>, Vec<f64>), CoreError> {
     let (m, n) = (src.rows(), src.cols());
     let k = m.min(n);
     // zeroed by writing, not by `vec![0.0; _]`: calloc maps the zero page, the kernel's first
@@ -162,22 +266,7 @@ fn gram_with(src: &impl Blocks, own_kernel: bool) -> Result<(Vec<f64>, Vec<f64>)
                 sums.iter_mut().zip(row).for_each(|(sq, x)| *sq += x * x);
             }
         }
-        if own_kernel {
-            syrk_lower(&mut g, v, &mut packs);
-        } else {
-            let view = v.view();
-            triangular::matmul(
-                MatMut::from_column_major_slice_mut(&mut g, k, k),
-                BlockStructure::TriangularLower,
-                Accum::Add,
-                view,
-                BlockStructure::Rectangular,
-                view.transpose(),
-                BlockStructure::Rectangular,
-                1.0,
-                Par::Seq,
-            );
-        }
+        syrk_block(&mut g, v, own_kernel, &mut packs, panels);
     })?;
     if m >= n {
         for (j, sq) in col_sq.iter_mut().enumerate() {
@@ -211,6 +300,45 @@ mod tests {
                 assert!((a - b).abs() <= 1e-14 * a.abs().max(1.0), "{m}×{n} column norms");
             }
         }
+    }
+
+    /// A product split into column panels: this crate's kernel gives the whole product's bits, `faer`'s
+    /// agrees to rounding, and neither depends on how many threads take the panels.
+    #[test]
+    fn panels_give_the_same_product_on_any_number_of_threads() {
+        let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
+        for &(m, n) in &[(2000, 300), (300, 2000), (700, 700)] {
+            let data = (0..m * n).map(|x| ((x * 7919 % 1009) as f64) / 500.0 - 1.0).collect();
+            let w = Matrix::from_row_major(data, m, n).unwrap();
+            let k = m.min(n);
+            let bounds = [0, 48, 96, 192, k - k % 48, k];
+            let panels: Vec<Range<usize>> = bounds.windows(2).filter(|b| b[0] < b[1]).map(|b| b[0]..b[1]).collect();
+            for own_kernel in [true, false] {
+                let whole = gram_in(&w, own_kernel, None).unwrap();
+                let scale: f64 = (0..k).map(|i| whole.0[i * k + i]).sum();
+                let one = pool(1).install(|| gram_in(&w, own_kernel, Some(&panels)).unwrap());
+                let three = pool(3).install(|| gram_in(&w, own_kernel, Some(&panels)).unwrap());
+                assert_eq!(one, three, "{m}×{n}, own kernel {own_kernel}: the bits depend on the threads");
+                if own_kernel {
+                    assert_eq!(one, whole, "{m}×{n}: the panels differ from the whole product");
+                } else {
+                    for (a, b) in one.0.iter().zip(&whole.0) {
+                        assert!((a - b).abs() <= 1e-13 * scale, "{m}×{n}: {a} vs {b}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn panels_split_only_large_products_by_area() {
+        assert_eq!(panels(768, 3072), None);
+        let p = panels(4096, 128_256).unwrap();
+        assert_eq!((p.len(), p[0].start, p[p.len() - 1].end), (PANELS, 0, 4096));
+        assert!(p.iter().all(|r| r.start % PANEL_ALIGN == 0 && r.start < r.end));
+        let area = |r: &Range<usize>| r.clone().map(|j| 4096 - j).sum::<usize>() as f64;
+        let (lo, hi) = p.iter().map(area).fold((f64::MAX, 0.0f64), |(lo, hi), a| (lo.min(a), hi.max(a)));
+        assert!(hi / lo < 1.5, "panel areas {lo}..{hi}"); // equal but for the rounding to PANEL_ALIGN
     }
 }
 

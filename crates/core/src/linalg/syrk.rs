@@ -15,6 +15,8 @@
 //! Only the lower triangle of `G` is written (tiles wholly above the diagonal are skipped), as
 //! every caller of the Gram matrix reads only that.
 
+use std::ops::Range;
+
 use pulp::Simd;
 
 /// Columns of the register tile (broadcast values of the `B` sliver).
@@ -76,11 +78,27 @@ pub(crate) fn preferred() -> bool {
 /// `g += V Vᵀ` on the lower triangle of the column-major `k × k` matrix `g` (`g.len() == k²`).
 pub(crate) fn syrk_lower(g: &mut [f64], v: LongBlock<'_>, packs: &mut Packs) {
     assert_eq!(g.len(), v.k * v.k, "g must be k × k");
-    pulp::Arch::new().dispatch(Syrk { g, v, packs });
+    syrk_lower_panel(g, 0..v.k, v, packs);
 }
+
+/// Columns `cols` of [`syrk_lower`]: `panel` holds those columns of the column-major `k × k` matrix
+/// (`panel.len() == cols.len()·k`, column `j` at `(j − cols.start)·k`), and only their lower part is
+/// written. `cols.start` must be a multiple of [`PANEL_ALIGN`] (and `cols.end` too, or `k`): each
+/// entry then gets the same sequence of operations as from the whole product, so panels computed
+/// on any number of threads give the same bits as one call.
+pub(crate) fn syrk_lower_panel(panel: &mut [f64], cols: Range<usize>, v: LongBlock<'_>, packs: &mut Packs) {
+    assert!(cols.start % PANEL_ALIGN == 0 && (cols.end % PANEL_ALIGN == 0 || cols.end == v.k) && cols.end <= v.k);
+    assert_eq!(panel.len(), cols.len() * v.k, "the panel must hold its columns");
+    pulp::Arch::new().dispatch(Syrk { g: panel, cols, v, packs });
+}
+
+/// Panel boundaries are multiples of this: of the register tile's width `NR` and of every row
+/// sliver height `mr` (2·lanes: 4, 8 or 16).
+pub(crate) const PANEL_ALIGN: usize = 48;
 
 struct Syrk<'a, 'b> {
     g: &'a mut [f64],
+    cols: Range<usize>,
     v: LongBlock<'b>,
     packs: &'a mut Packs,
 }
@@ -90,52 +108,56 @@ impl pulp::WithSimd for Syrk<'_, '_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
-        let Syrk { g, v, packs } = self;
+        let Syrk { g, cols, v, packs } = self;
         let lanes = size_of::<S::f64s>() / size_of::<f64>();
         let mr = 2 * lanes;
         let k = v.k;
-        let (slivers_a, slivers_b) = (k.div_ceil(mr), k.div_ceil(NR));
+        // rows from the panel's first column down (the lower triangle), in slivers aligned as for
+        // the whole matrix; the panel's columns in slivers of NR
+        let (ia0, slivers_a) = (cols.start / mr, k.div_ceil(mr));
+        let (jb0, slivers_b) = (cols.start / NR, cols.end.div_ceil(NR));
         let mc = (MC / mr).max(1) * mr;
         let mut tile = vec![0.0; mr * NR];
         let mut pc = 0;
         while pc < v.len {
             let kc = KC.min(v.len - pc);
-            // the same rows of V packed twice: slivers of mr rows (A) and of NR rows (B)
+            let rows = ia0 * mr..k;
             match mr {
-                2 => pack::<2>(v, pc, kc, &mut packs.a),
-                4 => pack::<4>(v, pc, kc, &mut packs.a),
-                8 => pack::<8>(v, pc, kc, &mut packs.a),
-                16 => pack::<16>(v, pc, kc, &mut packs.a),
+                2 => pack::<2>(v, pc, kc, rows, &mut packs.a),
+                4 => pack::<4>(v, pc, kc, rows, &mut packs.a),
+                8 => pack::<8>(v, pc, kc, rows, &mut packs.a),
+                16 => pack::<16>(v, pc, kc, rows, &mut packs.a),
                 _ => unreachable!("vector widths are 1, 2, 4 or 8 f64"),
             }
-            pack::<NR>(v, pc, kc, &mut packs.b);
-            let mut ic = 0;
+            pack::<NR>(v, pc, kc, cols.clone(), &mut packs.b);
+            let mut ic = ia0 * mr;
             while ic < k {
                 let block_end = (ic + mc).min(k);
-                for jb in 0..slivers_b {
+                for jb in jb0..slivers_b {
                     let j0 = jb * NR;
                     if j0 >= block_end {
                         break; // every column from here is right of this block's last row
                     }
-                    let b = &packs.b[jb * NR * kc..(jb + 1) * NR * kc];
+                    let b = &packs.b[(jb - jb0) * NR * kc..(jb - jb0 + 1) * NR * kc];
+                    let at = (j0 - cols.start) * k; // column j0 in the panel
                     for ia in ic / mr..block_end.div_ceil(mr).min(slivers_a) {
                         let i0 = ia * mr;
                         if i0 + mr <= j0 {
                             continue; // wholly above the diagonal
                         }
-                        let a = &packs.a[ia * mr * kc..(ia + 1) * mr * kc];
+                        let a = &packs.a[(ia - ia0) * mr * kc..(ia - ia0 + 1) * mr * kc];
                         let rows = (i0 + mr).min(k) - i0;
-                        let cols = NR.min(k - j0);
-                        if rows == mr && cols == NR && i0 >= j0 + NR - 1 {
+                        let width = NR.min(cols.end - j0);
+                        if rows == mr && width == NR && i0 >= j0 + NR - 1 {
                             // wholly on or below the diagonal: accumulate in place
-                            micro(simd, a, b, &mut g[j0 * k + i0..], k);
+                            micro(simd, a, b, &mut g[at + i0..], k);
                         } else {
                             tile.fill(0.0);
                             micro(simd, a, b, &mut tile, mr);
-                            for c in 0..cols {
+                            for c in 0..width {
                                 let j = j0 + c;
                                 for i in i0.max(j)..i0 + rows {
-                                    g[j * k + i] += tile[c * mr + i - i0];
+                                    g[at + c * k + i] += tile[c * mr + i - i0];
                                 }
                             }
                         }
@@ -148,18 +170,19 @@ impl pulp::WithSimd for Syrk<'_, '_> {
     }
 }
 
-/// Packs `V[:, pc..pc + kc]` in slivers of `W` rows: sliver `s` holds `kc` consecutive groups
-/// `V[s·W..s·W + W, t]` (zero past row `k`).
+/// Packs rows `rows` (`rows.start` a multiple of `W`) of `V[:, pc..pc + kc]` in slivers of `W`
+/// rows: sliver `s` holds `kc` consecutive groups `V[rows.start + s·W .. + W, t]` (zero past
+/// `rows.end`).
 #[inline(always)]
-fn pack<const W: usize>(v: LongBlock<'_>, pc: usize, kc: usize, out: &mut Vec<f64>) {
+fn pack<const W: usize>(v: LongBlock<'_>, pc: usize, kc: usize, rows: Range<usize>, out: &mut Vec<f64>) {
     let k = v.k;
-    let slivers = k.div_ceil(W);
+    let slivers = rows.len().div_ceil(W);
     out.clear();
     out.resize(slivers * W * kc, 0.0);
     if v.column_major {
         // column t of V is contiguous: copy it W values at a time
         for t in 0..kc {
-            let col = &v.data[(pc + t) * k..(pc + t + 1) * k];
+            let col = &v.data[(pc + t) * k + rows.start..(pc + t) * k + rows.end];
             let (groups, tail) = pulp::as_arrays::<W, f64>(col);
             for (s, group) in groups.iter().enumerate() {
                 let at = s * W * kc + t * W;
@@ -172,10 +195,10 @@ fn pack<const W: usize>(v: LongBlock<'_>, pc: usize, kc: usize, out: &mut Vec<f6
         }
     } else {
         // row i of V is contiguous: scatter it with stride W
-        for i in 0..k {
+        for (r, i) in rows.enumerate() {
             let row = &v.data[i * v.len + pc..i * v.len + pc + kc];
-            let sliver = &mut out[(i / W) * W * kc..(i / W + 1) * W * kc];
-            for (slot, &x) in sliver[i % W..].iter_mut().step_by(W).zip(row) {
+            let sliver = &mut out[(r / W) * W * kc..(r / W + 1) * W * kc];
+            for (slot, &x) in sliver[r % W..].iter_mut().step_by(W).zip(row) {
                 *slot = x;
             }
         }

@@ -41,7 +41,7 @@ pub fn symmetric_eigenvalues_in_place(mut a: MatMut<'_, f64>) -> Result<Vec<f64>
     if k == 0 {
         return Ok(Vec::new());
     }
-    let par = Par::Seq;
+    let par = tridiagonalization_par(k);
     let req = tridiag::tridiag_in_place_scratch::<f64>(k, par, Default::default());
     let mut mem = MemBuffer::try_new(req).map_err(|_| CoreError::OutOfMemory {
         rows: k,
@@ -57,6 +57,23 @@ pub fn symmetric_eigenvalues_in_place(mut a: MatMut<'_, f64>) -> Result<Vec<f64>
     let mut values = tridiagonal_eigenvalues(&d, &e);
     values.reverse();
     Ok(values)
+}
+
+/// Orders from which the tridiagonalization is split into parallel parts (its matrix–vector
+/// products and updates, as `faer` splits them): below, one core is as fast.
+const PARALLEL_ORDER: usize = 1024;
+
+/// How many parts `faer` splits a large tridiagonalization into: a fixed number, so that the
+/// order of every sum (and so every bit) depends on the order alone; rayon's threads (the
+/// analysis's idle workers) take the parts, or the calling thread runs them all.
+const PARTS: usize = 4;
+
+fn tridiagonalization_par(k: usize) -> Par {
+    if k >= PARALLEL_ORDER {
+        Par::rayon(PARTS)
+    } else {
+        Par::Seq
+    }
 }
 
 /// All eigenvalues of the symmetric tridiagonal matrix with diagonal `d` and off-diagonal `e`
@@ -187,6 +204,51 @@ mod tests {
         }
         assert!((tridiagonal_eigenvalues(&[5.0], &[])[0] - 5.0).abs() <= 4.0 * f64::EPSILON * 5.0);
         assert_eq!(tridiagonal_eigenvalues(&[0.0, 0.0], &[0.0]), vec![0.0, 0.0]);
+    }
+
+    /// A large tridiagonalization is split into a fixed number of parts: the same bits on one
+    /// thread as on three, and the same eigenvalues (to rounding) as unsplit.
+    #[test]
+    fn parallel_parts_do_not_change_the_bits() {
+        let k = PARALLEL_ORDER + 37;
+        let a = Mat::from_fn(k, k, |i, j| {
+            let (i, j) = (i.max(j), i.min(j));
+            ((i * 7919 + j * 104_729) % 1009) as f64 / 1009.0 - 0.5
+        });
+        let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
+        let one = pool(1).install(|| symmetric_eigenvalues(a.as_ref()).unwrap());
+        let three = pool(3).install(|| symmetric_eigenvalues(a.as_ref()).unwrap());
+        assert_eq!(one, three);
+        assert_eq!(tridiagonalization_par(PARALLEL_ORDER - 1), Par::Seq);
+        // the split against the sequential reduction of the same matrix
+        let (mut copy, mut seq) = (a.clone(), a.clone());
+        let split = symmetric_eigenvalues_in_place(copy.as_mut()).unwrap();
+        let unsplit = sequential_eigenvalues(seq.as_mut());
+        let scale = split.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for (x, y) in split.iter().zip(&unsplit) {
+            assert!((x - y).abs() <= 1e-12 * scale, "{x} vs {y}");
+        }
+    }
+
+    /// The eigenvalues by a sequential tridiagonalization (the reference for the split one).
+    fn sequential_eigenvalues(mut a: MatMut<'_, f64>) -> Vec<f64> {
+        let k = a.nrows();
+        let req = tridiag::tridiag_in_place_scratch::<f64>(k, Par::Seq, Default::default());
+        let mut mem = MemBuffer::new(req);
+        let bs = faer::linalg::qr::no_pivoting::factor::recommended_block_size::<f64>(k, k);
+        let mut householder = Mat::<f64>::zeros(bs, k - 1);
+        tridiag::tridiag_in_place(
+            a.rb_mut(),
+            householder.as_mut(),
+            Par::Seq,
+            MemStack::new(&mut mem),
+            Default::default(),
+        );
+        let d: Vec<f64> = (0..k).map(|i| a[(i, i)]).collect();
+        let e: Vec<f64> = (0..k - 1).map(|i| a[(i + 1, i)]).collect();
+        let mut v = tridiagonal_eigenvalues(&d, &e);
+        v.reverse();
+        v
     }
 
     #[test]
