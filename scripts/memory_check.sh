@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Peak memory against its bound on a generated ~0.9 GB BF16 checkpoint (bench/memory_check.py).
+# Peak memory against its bound on a generated ~0.9 GB BF16 checkpoint, then on a generated GGUF
+# file holding a Q5_0 embedding of Qwen2.5-0.5B's shape (bench/memory_check.py).
 # Needs NumPy for the generator: uses the system's, else installs it into a throwaway virtualenv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,3 +13,4 @@ if ! $PY -c 'import numpy' 2>/dev/null; then
 fi
 cargo build --release --locked -p svdiag
 $PY bench/memory_check.py "$@"
+$PY bench/memory_check.py --gguf-embedding

@@ -109,6 +109,12 @@ pub(crate) fn key(src: &Stored<'_>, dtype: Dtype, options: &AnalysisOptions) -> 
                 h.update(&v.to_le_bytes());
             }
         }
+        StoredValues::Quantized(q) => {
+            // the blocks holding the values, and where the values start and end in them
+            h.update(&(start as u64).to_le_bytes());
+            h.update(&(end as u64).to_le_bytes());
+            h.update(q.block_bytes(start..end));
+        }
         StoredValues::Spectrum(p) => {
             for v in p.singular_values.iter().chain([&p.l12_norm]) {
                 h.update(&v.to_le_bytes());

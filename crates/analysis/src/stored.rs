@@ -20,6 +20,8 @@ pub(crate) struct Stored<'a> {
 pub(crate) enum StoredValues<'a> {
     Bytes(&'a [u8], Dtype, usize),
     F64(&'a [f64]),
+    /// Quantized blocks, dequantized as they are widened.
+    Quantized(svdiag_formats::gguf::Quantized<'a>),
     /// No entries at hand, only the matrix's singular values ([`svdiag_formats::Precomputed`]).
     Spectrum(&'a svdiag_formats::Precomputed),
 }
@@ -41,6 +43,7 @@ impl Blocks for Stored<'_> {
                     dtype.widen_le(&bytes[start * size..(start + w) * size], dst)?
                 }
                 StoredValues::F64(values) => dst.copy_from_slice(&values[start..start + w]),
+                StoredValues::Quantized(q) => q.dequantize_into(start, dst),
                 StoredValues::Spectrum(_) => return Err(CoreError::NoEntries),
             }
         }
@@ -89,6 +92,14 @@ pub(crate) fn with_stored<R>(
                 info,
                 &file,
                 format!("reader returned {} values for a tensor of {stored} elements", values.len()),
+            ))
+        }
+        TensorData::Quantized(q) if q.len() == stored => StoredValues::Quantized(*q),
+        TensorData::Quantized(q) => {
+            return Err(failed(
+                info,
+                &file,
+                format!("{} blocks hold {} values for a tensor of {stored} elements", q.name(), q.len()),
             ))
         }
         TensorData::Spectrum(_) if task.gate.is_some() => {

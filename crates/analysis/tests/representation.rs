@@ -18,6 +18,7 @@ fn load(name: &str) -> svdiag_core::Matrix {
     match src.read(0).unwrap() {
         TensorData::Bytes(b) => svdiag_core::Matrix::from_le_bytes(&b, info.dtype, n, d).unwrap(),
         TensorData::F64(v) => svdiag_core::Matrix::from_row_major(v, n, d).unwrap(),
+        TensorData::Quantized(q) => svdiag_core::Matrix::from_row_major(q.to_vec(), n, d).unwrap(),
         TensorData::Spectrum(_) => panic!("files serve entries"),
     }
 }

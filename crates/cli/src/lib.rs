@@ -292,6 +292,7 @@ fn run_repr(args: ReprArgs) -> anyhow::Result<u8> {
     let z = match source.read(index)? {
         svdiag_formats::TensorData::Bytes(b) => svdiag_core::Matrix::from_le_bytes(&b, info.dtype, n, d),
         svdiag_formats::TensorData::F64(v) => svdiag_core::Matrix::from_row_major(v, n, d),
+        svdiag_formats::TensorData::Quantized(q) => svdiag_core::Matrix::from_row_major(q.to_vec(), n, d),
         svdiag_formats::TensorData::Spectrum(_) => Err(svdiag_core::CoreError::NoEntries),
     }
     .map_err(|e| anyhow::anyhow!("{path}: {}: {e}", info.name))?;

@@ -293,8 +293,8 @@ impl TensorSource for GgufFile {
         let bytes = &self.map[e.start..e.start + e.len];
         match e.ty.name {
             "F32" | "F16" | "BF16" | "F64" | "I8" | "I16" | "I32" | "I64" => Ok(TensorData::Bytes(Cow::Borrowed(bytes))),
-            name => match dequantize(name, bytes) {
-                Some(values) => Ok(TensorData::F64(values)),
+            name => match Quantized::new(name, bytes) {
+                Some(q) => Ok(TensorData::Quantized(q)),
                 None => Err(FormatError::Tensor {
                     path: self.path.clone(),
                     name: self.tensors[index].name.clone(),
@@ -316,27 +316,100 @@ fn h(b: &[u8], at: usize) -> f32 {
 /// Dequantizes whole blocks of a ggml type to f64, following ggml's `dequantize_row_*` in f32.
 /// `None` for types without a dequantizer here. `bytes.len()` is a whole number of blocks.
 pub fn dequantize(name: &str, bytes: &[u8]) -> Option<Vec<f64>> {
-    type Block = fn(&[u8], &mut [f32]);
-    let (block, size, f): (usize, usize, Block) = match name {
-        "Q4_0" => (32, 18, q4_0),
-        "Q4_1" => (32, 20, q4_1),
-        "Q5_0" => (32, 22, q5_0),
-        "Q5_1" => (32, 24, q5_1),
-        "Q8_0" => (32, 34, q8_0),
-        "Q2_K" => (256, 84, q2_k),
-        "Q3_K" => (256, 110, q3_k),
-        "Q4_K" => (256, 144, q4_k),
-        "Q5_K" => (256, 176, q5_k),
-        "Q6_K" => (256, 210, q6_k),
-        _ => return None,
-    };
-    let mut out = Vec::with_capacity(bytes.len() / size * block);
-    let mut y = vec![0f32; block];
-    for b in bytes.chunks_exact(size) {
-        f(b, &mut y);
-        out.extend(y.iter().map(|&v| f64::from(v)));
+    Quantized::new(name, bytes).map(|q| q.to_vec())
+}
+
+/// One block's dequantizer: the block's bytes to its `block` values.
+type BlockFn = fn(&[u8], &mut [f32]);
+
+/// The quantized blocks of a tensor (borrowed from the memory map), dequantized on demand a few
+/// blocks at a time: the analysis widens a quantized matrix block by block into its Gram product
+/// as it widens the other dtypes, and never holds an f64 copy of the whole tensor.
+#[derive(Clone, Copy)]
+pub struct Quantized<'a> {
+    bytes: &'a [u8],
+    name: &'static str,
+    /// Elements per block, bytes per block.
+    block: usize,
+    size: usize,
+    f: BlockFn,
+}
+
+impl std::fmt::Debug for Quantized<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Quantized({}, {} bytes)", self.name, self.bytes.len())
     }
-    Some(out)
+}
+
+impl<'a> Quantized<'a> {
+    /// The whole blocks of `bytes` (a trailing partial block is ignored) of the ggml type `name`;
+    /// `None` for a type without a dequantizer here.
+    pub fn new(name: &str, bytes: &'a [u8]) -> Option<Self> {
+        let (name, block, size, f): (&'static str, usize, usize, BlockFn) = match name {
+            "Q4_0" => ("Q4_0", 32, 18, q4_0),
+            "Q4_1" => ("Q4_1", 32, 20, q4_1),
+            "Q5_0" => ("Q5_0", 32, 22, q5_0),
+            "Q5_1" => ("Q5_1", 32, 24, q5_1),
+            "Q8_0" => ("Q8_0", 32, 34, q8_0),
+            "Q2_K" => ("Q2_K", 256, 84, q2_k),
+            "Q3_K" => ("Q3_K", 256, 110, q3_k),
+            "Q4_K" => ("Q4_K", 256, 144, q4_k),
+            "Q5_K" => ("Q5_K", 256, 176, q5_k),
+            "Q6_K" => ("Q6_K", 256, 210, q6_k),
+            _ => return None,
+        };
+        let bytes = &bytes[..bytes.len() / size * size];
+        Some(Self { bytes, name, block, size, f })
+    }
+
+    /// The number of values.
+    pub fn len(&self) -> usize {
+        self.bytes.len() / self.size * self.block
+    }
+
+    /// True when there are no values.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The ggml type's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The bytes of the blocks holding values `range` (for a content hash).
+    pub fn block_bytes(&self, range: std::ops::Range<usize>) -> &'a [u8] {
+        let first = range.start / self.block;
+        let end = range.end.div_ceil(self.block);
+        &self.bytes[first * self.size..end * self.size]
+    }
+
+    /// Values `start .. start + out.len()` into `out`, dequantizing only the blocks that hold them.
+    ///
+    /// # Panics
+    /// Past [`Self::len`].
+    pub fn dequantize_into(&self, start: usize, out: &mut [f64]) {
+        assert!(start + out.len() <= self.len(), "values past the end of the quantized tensor");
+        let mut y = [0f32; 256];
+        let (mut at, end, mut done) = (start, start + out.len(), 0);
+        while at < end {
+            let (b, offset) = (at / self.block, at % self.block);
+            (self.f)(&self.bytes[b * self.size..(b + 1) * self.size], &mut y[..self.block]);
+            let take = (self.block - offset).min(end - at);
+            for (d, &v) in out[done..done + take].iter_mut().zip(&y[offset..offset + take]) {
+                *d = f64::from(v);
+            }
+            at += take;
+            done += take;
+        }
+    }
+
+    /// Every value, dequantized (for a caller that needs the whole matrix at once).
+    pub fn to_vec(&self) -> Vec<f64> {
+        let mut out = vec![0.0; self.len()];
+        self.dequantize_into(0, &mut out);
+        out
+    }
 }
 
 fn q4_0(b: &[u8], y: &mut [f32]) {
@@ -462,5 +535,40 @@ fn q6_k(b: &[u8], y: &mut [f32]) {
         let high = (qh[chunk * 32 + r % 32] >> (2 * (r / 32))) & 3;
         let q = (low | (high << 4)) as i8 - 32;
         y[e] = (d * f32::from(sc[e / 16] as i8)) * f32::from(q);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Any range of values, across block edges, is what dequantizing every block gives there; a
+    /// type without a dequantizer is `None`.
+    #[test]
+    fn ranges_dequantize_only_their_blocks_to_the_same_values() {
+        for (name, size) in [("Q5_0", 22), ("Q8_0", 34), ("Q4_K", 144), ("Q6_K", 210)] {
+            let blocks = 5;
+            let mut bytes: Vec<u8> = (0..blocks * size).map(|i| (i * 37 % 251) as u8).collect();
+            for b in 0..blocks {
+                // finite f16 scales (0.01) wherever the type keeps one at the block's start or end
+                for at in [0, 2, size - 2] {
+                    bytes[b * size + at..b * size + at + 2].copy_from_slice(&f16::from_f32(0.01).to_le_bytes());
+                }
+            }
+            bytes.extend([7, 7, 7]); // a trailing partial block is not a block
+            let q = Quantized::new(name, &bytes).unwrap();
+            let all = q.to_vec();
+            assert_eq!(all.len(), q.len());
+            assert_eq!(q.len(), blocks * if size > 40 { 256 } else { 32 });
+            for (start, len) in [(0, 1), (3, 40), (31, 2), (q.len() - 5, 5), (17, q.len() - 17), (0, 0)] {
+                let mut out = vec![f64::NAN; len];
+                q.dequantize_into(start, &mut out);
+                assert_eq!(out, all[start..start + len], "{name} {start}+{len}");
+            }
+            let block = q.len() / blocks;
+            assert_eq!(q.block_bytes(block - 1..block + 1).len(), 2 * size);
+        }
+        assert!(Quantized::new("IQ2_XXS", &[0; 66]).is_none());
+        assert!(dequantize("TQ1_0", &[0; 54]).is_none());
     }
 }

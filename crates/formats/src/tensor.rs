@@ -26,8 +26,10 @@ pub enum TensorData<'a> {
     /// Little-endian, row-major (C order) elements of the tensor's dtype: borrowed from a memory
     /// map when the file stores them so, owned when the reader had to decompress or reorder them.
     Bytes(Cow<'a, [u8]>),
-    /// Values already converted to f64, row-major (dequantized formats).
+    /// Values already converted to f64, row-major.
     F64(Vec<f64>),
+    /// Quantized blocks (GGUF), row-major, dequantized on demand.
+    Quantized(crate::gguf::Quantized<'a>),
     /// No entries: the tensor's singular values, computed elsewhere (see [`Precomputed`]).
     Spectrum(Precomputed),
 }
