@@ -28,7 +28,7 @@ VENV="$(cd "$VENV" && pwd)"
 # the torch tests (tensors, modules, real HF and Lightning trainers) need torch, whose PyPI wheels
 # pull several GB of CUDA libraries: only with SVDIAG_TEST_TORCH=1 (CI sets it); they skip otherwise
 if [ "${SVDIAG_TEST_TORCH:-0}" = 1 ]; then
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check torch "lightning>=2.0" accelerate
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check torch "lightning>=2.0" accelerate "peft>=0.13"
 fi
 (cd python && VIRTUAL_ENV="$VENV" PATH="$VENV/bin:$PATH" maturin develop --locked --quiet)
 export SVDIAG_SCREENSHOTS="${SVDIAG_SCREENSHOTS:-$(pwd)/target/report-screens}"

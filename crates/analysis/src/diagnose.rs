@@ -258,6 +258,12 @@ fn median(v: &mut [f64]) -> f64 {
 
 /// Diagnoses the records of one run.
 pub fn diagnose(records: &[MatrixRecord], t: &Thresholds) -> Diagnoses {
+    if records.iter().any(|r| r.metrics.adapter.is_some()) {
+        // an adapter's update ΔW = s·B·A is low-rank by construction: the diagnoses of full weights
+        // (saturation, isotropy, imbalance, pruning) would misread it; only full matrices take them
+        let full: Vec<MatrixRecord> = records.iter().filter(|r| r.metrics.adapter.is_none()).cloned().collect();
+        return diagnose(&full, t);
+    }
     let mut out = Diagnoses { thresholds: *t, ..Default::default() };
     for r in records {
         let m = &r.metrics;

@@ -13,9 +13,11 @@
 //! by a fixed key, so the results do not depend on the number of threads.
 #![deny(missing_docs)]
 
+mod adapter;
 pub mod compare;
 pub mod delta;
 pub mod diagnose;
+pub mod lora;
 mod measure;
 pub mod null;
 mod options;

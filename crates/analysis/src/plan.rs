@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use regex::Regex;
 use svdiag_core::Dtype;
+use svdiag_formats::adapter::AdapterConfig;
 use svdiag_formats::inputs::{self, ResolvedInput};
 use svdiag_formats::{FormatError, ReadOptions, TensorInfo, TensorSource};
 
@@ -40,6 +41,8 @@ pub struct Task {
     pub cols: usize,
     /// For one gate of a stacked recurrent weight: which rows of the tensor.
     pub gate: Option<Gate>,
+    /// For a LoRA update `ΔW = s·B·A` of a PEFT adapter: its factors (`tensor` is `lora_B`'s).
+    pub lora: Option<crate::lora::LoraTask>,
 }
 
 /// One gate's block of rows in a stacked LSTM/GRU weight (`--split-gates`).
@@ -127,6 +130,7 @@ impl Plan<'static> {
         let mut sources: Vec<Box<dyn TensorSource>> = Vec::new();
         let mut inputs_out = Vec::new();
         let mut warnings = Vec::new();
+        let mut adapters = Vec::new();
         for path in paths {
             let resolved = inputs::resolve(path)?;
             let first = sources.len();
@@ -138,6 +142,9 @@ impl Plan<'static> {
                 sources.push(svdiag_formats::open_with(file, read)?);
             }
             check_index(&resolved, &sources[first..], &mut warnings);
+            if let Some(config) = &resolved.adapter {
+                adapters.extend((first..sources.len()).map(|i| (i, config.clone())));
+            }
             inputs_out.push(InputSummary {
                 path: display(&resolved.given),
                 resolved_as: resolved.how.clone(),
@@ -154,7 +161,7 @@ impl Plan<'static> {
             });
         }
 
-        Plan::classify(sources, inputs_out, warnings, filter)
+        Plan::classify(sources, inputs_out, warnings, filter, &adapters)
     }
 }
 
@@ -186,7 +193,7 @@ impl<'a> Plan<'a> {
         if sources.is_empty() {
             return Err(PlanError::NoInput);
         }
-        Self::classify(sources, inputs, Vec::new(), filter)
+        Self::classify(sources, inputs, Vec::new(), filter, &[])
     }
 
     /// Classifies every tensor of the sources: a matrix task, skipped with its reason, or left out
@@ -196,6 +203,7 @@ impl<'a> Plan<'a> {
         inputs_out: Vec<InputSummary>,
         mut warnings: Vec<String>,
         filter: Option<&Regex>,
+        adapters: &[(usize, AdapterConfig)],
     ) -> Result<Self, PlanError> {
         let mut tasks = Vec::new();
         let mut skipped = Vec::new();
@@ -209,7 +217,7 @@ impl<'a> Plan<'a> {
                     continue;
                 }
                 match matrix_shape(info) {
-                    Ok((rows, cols)) => tasks.push(Task { source: si, tensor: ti, rows, cols, gate: None }),
+                    Ok((rows, cols)) => tasks.push(Task { source: si, tensor: ti, rows, cols, gate: None, lora: None }),
                     Err(reason) => skipped.push(Skipped {
                         name: info.name.clone(),
                         file: display(source.path()),
@@ -243,7 +251,7 @@ impl<'a> Plan<'a> {
                 return Err(PlanError::FilterMatchesNothing { filter: f.as_str().to_string(), tensors: total });
             }
         }
-        Ok(Self {
+        let mut plan = Self {
             sources,
             inputs: inputs_out,
             tasks,
@@ -251,7 +259,62 @@ impl<'a> Plan<'a> {
             filtered_out,
             warnings,
             filter: filter.map(|f| f.as_str().to_string()),
-        })
+        };
+        plan.pair_lora_factors(adapters);
+        Ok(plan)
+    }
+
+    /// Replaces the LoRA factors of every file by their updates ([`crate::lora::pair`]), with the
+    /// file's adapter config (`adapters`: source index and config); without one, lists them as
+    /// skipped.
+    fn pair_lora_factors(&mut self, adapters: &[(usize, AdapterConfig)]) {
+        let mut updates = 0;
+        for si in 0..self.sources.len() {
+            let config = adapters.iter().find(|(i, _)| *i == si).map(|(_, c)| c);
+            let file = display(self.sources[si].path());
+            let infos = self.sources[si].tensors().to_vec();
+            let candidates: Vec<usize> = self
+                .tasks
+                .iter()
+                .filter(|t| t.source == si)
+                .map(|t| t.tensor)
+                .chain(
+                    self.skipped
+                        .iter()
+                        .filter(|s| s.file == file)
+                        .filter_map(|s| infos.iter().position(|i| i.name == s.name)),
+                )
+                .collect();
+            let pairing = crate::lora::pair(&infos, &candidates, config);
+            if pairing.decided.is_empty() && pairing.warnings.is_empty() {
+                continue;
+            }
+            self.tasks.retain(|t| t.source != si || !pairing.decided.contains(&t.tensor));
+            self.skipped.retain(|s| s.file != file || !pairing.decided.iter().any(|&ti| infos[ti].name == s.name));
+            for (ti, reason) in pairing.skipped {
+                let info = &infos[ti];
+                self.skipped.push(Skipped {
+                    name: info.name.clone(),
+                    file: file.clone(),
+                    dtype: info.dtype,
+                    shape: info.shape.clone(),
+                    reason,
+                });
+            }
+            for (lora, rows, cols) in pairing.updates {
+                updates += 1;
+                self.tasks.push(Task { source: si, tensor: lora.b, rows, cols, gate: None, lora: Some(lora) });
+            }
+            self.warnings.extend(pairing.warnings);
+        }
+        if updates > 0 {
+            self.warnings.push(format!(
+                "{updates} LoRA update{} ΔW = s·B·A analyzed exactly from {} factors (route 'factored'); being low-rank by \
+                 construction, they take no Gaussian null and none of the diagnoses of full weights",
+                if updates == 1 { "" } else { "s" },
+                if updates == 1 { "its" } else { "their" }
+            ));
+        }
     }
 
     /// Adds one task per gate for every stacked recurrent weight (PyTorch `weight_ih*`/`weight_hh*`

@@ -137,6 +137,9 @@ fn analyze_one(
     store: Option<&dyn crate::store::SpectrumStore>,
     reused: &AtomicUsize,
 ) -> Result<MatrixRecord, Failed> {
+    if let Some(lora) = &task.lora {
+        return crate::adapter::analyze(plan, task, lora, options);
+    }
     with_stored(plan, task, |src, info, file| {
         let m = measure(src, info.dtype, options, store, reused).map_err(|e| failed(info, file, e.to_string()))?;
         Ok(m.into_record(info, file.to_string(), info.dtype, task, options))

@@ -21,7 +21,7 @@ pub(crate) enum StoredValues<'a> {
     Bytes(&'a [u8], Dtype, usize),
     F64(&'a [f64]),
     /// Quantized blocks, dequantized as they are widened.
-    Quantized(svdiag_formats::gguf::Quantized<'a>),
+    Quantized(svdiag_formats::quant::Quantized<'a>),
     /// No entries at hand, only the matrix's singular values ([`svdiag_formats::Precomputed`]).
     Spectrum(&'a svdiag_formats::Precomputed),
 }

@@ -1,6 +1,7 @@
 //! # svdiag-core
 //!
-//! The pure mathematics of svdiag: no files, no printing, no threads of its own.
+//! The pure mathematics of svdiag: no files, no printing, no threads of its own (the parallel parts
+//! of one large matrix are rayon tasks in the caller's pool: see [`linalg::gram`]).
 //!
 //! The data flow of one matrix is
 //! `bytes + dtype` → [`Matrix`] (f64, widened) → [`Spectrum`] (singular values in f64, by `faer`)

@@ -92,6 +92,9 @@ pub struct Metrics {
     /// The p-values under the null of the shape ([`crate::baselines::null`]; set by the caller, which
     /// holds the null: [`Metrics::with_null`]).
     pub null: Option<crate::baselines::null::NullTest>,
+    /// For an adapter's update `ΔW = s·B·A`: how much of its rank it uses (set by the caller:
+    /// [`Metrics::set_adapter`]).
+    pub adapter: Option<crate::linalg::factored::AdapterUse>,
     /// Remarks on defined values (e.g. why `outliers_below` is 0 for a square matrix).
     pub notes: Vec<Undefined>,
     /// Reasons for every metric without a finite value.
@@ -216,6 +219,7 @@ impl Metrics {
             polar: None,
             farms: None,
             null: None,
+            adapter: None,
             htsr,
             mp,
             kl_excess,
@@ -298,6 +302,7 @@ impl Metrics {
             farms: None,
             polar: None,
             null: None,
+            adapter: None,
             mp: None,
             kl_excess: None,
             notes: Vec::new(),
@@ -308,6 +313,9 @@ impl Metrics {
     /// The statistics the null tests ([`crate::baselines::null::Statistics`]), when the spectrum had
     /// a Marchenko–Pastur fit.
     pub fn null_statistics(&self) -> Option<crate::baselines::null::Statistics> {
+        if self.adapter.is_some() {
+            return None; // an adapter's update is low-rank by construction: no Gaussian null applies
+        }
         let (mp, kl) = (self.mp?, self.kl_uniform?);
         // σ_min = σ_1 / condition number (0 where it is infinite)
         let sigma_min = self.condition_number.map_or(0.0, |c| if c.is_finite() { self.spectral_norm / c } else { 0.0 });
@@ -317,6 +325,13 @@ impl Metrics {
     /// Sets the p-values under the null of the shape.
     pub fn set_null(&mut self, test: crate::baselines::null::NullTest) {
         self.null = Some(test);
+    }
+
+    /// Marks these as the metrics of an adapter's update of rank `rank` and scale `scale` with
+    /// singular values `values`, adding the LoRA fields.
+    pub fn set_adapter(&mut self, values: &[f64], rank: usize, scale: f64) {
+        self.adapter =
+            Some(crate::linalg::factored::AdapterUse::of(values, rank, scale, self.effective_rank, self.stable_rank));
     }
 
     /// Replaces the entropy-type fields and `nuclear_norm` of a `--quick` result with SLQ
@@ -372,6 +387,7 @@ impl Metrics {
             "outliers_above_p" => self.null.map(|t| t.outliers_above_p),
             "outliers_below_p" => self.null.map(|t| t.outliers_below_p),
             "null_p" => self.null.map(|t| t.null_p),
+            f if f.starts_with("lora_") => self.adapter.and_then(|a| a.get(f)),
             _ => self.htsr.and_then(|h| h.get(field)),
         }
     }

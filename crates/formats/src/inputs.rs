@@ -17,7 +17,7 @@ const MAX_INDEX_BYTES: u64 = 64 << 20;
 
 /// One input as resolved: the checkpoint files, and for a sharded directory the index's
 /// promise of which tensor lives in which file (checked against the shards after opening them).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ResolvedInput {
     /// What the user named.
     pub given: PathBuf,
@@ -27,17 +27,46 @@ pub struct ResolvedInput {
     pub weight_map: Option<BTreeMap<String, PathBuf>>,
     /// How the files were found, in words (for the report).
     pub how: String,
+    /// For a PEFT adapter (a directory holding `adapter_config.json`, or its weights file): the
+    /// config that says how its LoRA factors combine.
+    pub adapter: Option<crate::adapter::AdapterConfig>,
 }
 
 /// Resolves one command-line path: a file is itself; a directory is a Hugging Face model directory.
 pub fn resolve(path: &Path) -> Result<ResolvedInput, FormatError> {
     let meta = std::fs::metadata(path).map_err(|source| FormatError::Io { path: path.to_path_buf(), source })?;
     if !meta.is_dir() {
+        let adapter =
+            crate::adapter::config_beside(path).map(|c| crate::adapter::AdapterConfig::read(&c)).transpose()?;
+        let how = if adapter.is_some() {
+            format!("file, with the {} beside it", crate::adapter::CONFIG)
+        } else {
+            "file".into()
+        };
         return Ok(ResolvedInput {
             given: path.to_path_buf(),
             files: vec![path.to_path_buf()],
             weight_map: None,
-            how: "file".into(),
+            how,
+            adapter,
+        });
+    }
+    let config = path.join(crate::adapter::CONFIG);
+    if config.is_file() {
+        let adapter = crate::adapter::AdapterConfig::read(&config)?;
+        let Some(name) = crate::adapter::FILES.into_iter().find(|f| path.join(f).is_file()) else {
+            return Err(FormatError::Invalid {
+                path: path.to_path_buf(),
+                format: "PEFT adapter directory",
+                reason: format!("{} but no {}", crate::adapter::CONFIG, crate::adapter::FILES.join(" or ")),
+            });
+        };
+        return Ok(ResolvedInput {
+            given: path.to_path_buf(),
+            files: vec![path.join(name)],
+            weight_map: None,
+            how: format!("PEFT adapter: {name} with {}", crate::adapter::CONFIG),
+            adapter: Some(adapter),
         });
     }
     for name in INDEX_FILES {
@@ -48,7 +77,13 @@ pub fn resolve(path: &Path) -> Result<ResolvedInput, FormatError> {
             files.sort();
             files.dedup();
             let how = format!("sharded checkpoint: {} files listed in {name}", files.len());
-            return Ok(ResolvedInput { given: path.to_path_buf(), files, weight_map: Some(weight_map), how });
+            return Ok(ResolvedInput {
+                given: path.to_path_buf(),
+                files,
+                weight_map: Some(weight_map),
+                how,
+                adapter: None,
+            });
         }
     }
     for name in SINGLE_FILES {
@@ -59,6 +94,7 @@ pub fn resolve(path: &Path) -> Result<ResolvedInput, FormatError> {
                 files: vec![single],
                 weight_map: None,
                 how: name.into(),
+                adapter: None,
             });
         }
     }
@@ -79,7 +115,7 @@ pub fn resolve(path: &Path) -> Result<ResolvedInput, FormatError> {
             .collect();
         if !files.is_empty() {
             let how = format!("{} {} files in the directory", files.len(), extensions.join("/"));
-            return Ok(ResolvedInput { given: path.to_path_buf(), files, weight_map: None, how });
+            return Ok(ResolvedInput { given: path.to_path_buf(), files, weight_map: None, how, adapter: None });
         }
     }
     Err(FormatError::NoCheckpoint { path: path.to_path_buf() })

@@ -10,6 +10,7 @@
 //!   (single file or sharded with `model.safetensors.index.json`) — resolved to checkpoint files.
 #![deny(missing_docs)]
 
+pub mod adapter;
 mod archive;
 pub mod error;
 pub mod gguf;
@@ -20,6 +21,7 @@ pub mod npy;
 pub mod onnx;
 mod pickle;
 pub mod pytorch;
+pub mod quant;
 pub mod safetensors;
 mod tensor;
 

@@ -29,7 +29,7 @@ pub enum TensorData<'a> {
     /// Values already converted to f64, row-major.
     F64(Vec<f64>),
     /// Quantized blocks (GGUF), row-major, dequantized on demand.
-    Quantized(crate::gguf::Quantized<'a>),
+    Quantized(crate::quant::Quantized<'a>),
     /// No entries: the tensor's singular values, computed elsewhere (see [`Precomputed`]).
     Spectrum(Precomputed),
 }

@@ -109,5 +109,18 @@ pub fn columns(analysis: &Analysis) -> Vec<Column> {
                 .collect(),
         ),
     ));
+    if rs.iter().any(|r| r.metrics.adapter.is_some()) {
+        for field in crate::ADAPTER_FIELDS {
+            let values = rs.iter().map(|r| r.metrics.get(field));
+            out.push(col(
+                field,
+                if crate::is_count(field) {
+                    Values::Int(values.map(|v| v.map(|x| x as u64)).collect())
+                } else {
+                    Values::Float(values.collect())
+                },
+            ));
+        }
+    }
     out
 }

@@ -121,6 +121,20 @@ struct Record<'a> {
     outliers_above_p: Option<f64>,
     outliers_below_p: Option<f64>,
     null_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lora_rank: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lora_scale: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lora_effective_rank_used: Option<Option<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lora_stable_rank_used: Option<Option<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lora_energy_rank_90: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lora_energy_rank_95: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lora_energy_rank_99: Option<usize>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     undefined: BTreeMap<&'static str, &'static str>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -197,6 +211,13 @@ impl<'a> Record<'a> {
             outliers_above_p: m.get("outliers_above_p"),
             outliers_below_p: m.get("outliers_below_p"),
             null_p: m.get("null_p"),
+            lora_rank: m.adapter.map(|a| a.rank),
+            lora_scale: m.adapter.map(|a| a.scale),
+            lora_effective_rank_used: m.adapter.map(|a| finite(a.effective_rank_used)),
+            lora_stable_rank_used: m.adapter.map(|a| finite(a.stable_rank_used)),
+            lora_energy_rank_90: m.adapter.map(|a| a.energy_rank[0]),
+            lora_energy_rank_95: m.adapter.map(|a| a.energy_rank[1]),
+            lora_energy_rank_99: m.adapter.map(|a| a.energy_rank[2]),
             undefined: m.undefined.iter().map(|u| (u.field, u.reason)).collect(),
             notes: m.notes.iter().map(|u| (u.field, u.reason)).collect(),
             route: r.route.map(|x| x.name()),

@@ -75,8 +75,23 @@ pub fn metric_fields() -> impl Iterator<Item = &'static str> {
 
 /// Fields written as integers.
 pub fn is_count(field: &str) -> bool {
-    matches!(field, "numerical_rank" | "num_tail" | "outliers_above" | "outliers_below" | "farms_windows")
+    matches!(
+        field,
+        "numerical_rank"
+            | "num_tail"
+            | "outliers_above"
+            | "outliers_below"
+            | "farms_windows"
+            | "lora_rank"
+            | "lora_energy_rank_90"
+            | "lora_energy_rank_95"
+            | "lora_energy_rank_99"
+    )
 }
+
+/// The fields of an adapter's update (LoRA), in output order: written only by an analysis that has
+/// adapter updates, after every other column.
+pub use svdiag_core::linalg::factored::ADAPTER_FIELDS;
 
 /// How the exact spectra of a run were computed, as written into reports.
 pub fn svd_method(options: &svdiag_analysis::AnalysisOptions) -> &'static str {

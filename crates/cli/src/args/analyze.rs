@@ -22,7 +22,9 @@ legacy; the pickle is decoded without executing anything, and only tensor-rebuil
 accepted); NumPy .npy/.npz; GGUF (llama.cpp; quantized types are dequantized as llama.cpp does, so
 the spectra are those of the quantized weights); ONNX (initializers, Constant nodes, external data);
 Hugging Face model directories (model.safetensors, pytorch_model.bin or
-their shard indexes). F64/F32/F16/BF16 tensors are widened to f64; 0-D/1-D tensors, integer/bool
+their shard indexes); PEFT LoRA adapter directories (adapter_config.json with
+adapter_model.safetensors or .bin): each update s·B·A is analyzed exactly from its factors, with
+the lora_* fields of how much of the rank it uses. F64/F32/F16/BF16 tensors are widened to f64; 0-D/1-D tensors, integer/bool
 tensors and matrices with a dimension below 2 are listed as skipped with the reason.
 Tensors with more than 2 axes are analyzed as [d0, d1*d2*...].
 
@@ -32,7 +34,7 @@ in the svdiag repository.
 Exit codes: 0 all matrices analyzed; 1 some tensors failed (listed); 2 nothing analyzed (bad
 arguments, unreadable or invalid input, filter matching nothing).")]
 pub struct AnalyzeArgs {
-    /// Checkpoint files (safetensors, PyTorch, NumPy, GGUF, ONNX) or model directories.
+    /// Checkpoint files (safetensors, PyTorch, NumPy, GGUF, ONNX), model directories or PEFT adapter directories.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 

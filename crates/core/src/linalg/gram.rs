@@ -60,15 +60,18 @@ pub enum Route {
     Gram,
     /// Gram eigenvalues, with `σ_min` recomputed from a triangular factor of the matrix.
     GramRefined,
+    /// From low-rank factors, without forming the matrix ([`crate::linalg::factored`]: a LoRA update).
+    Factored,
 }
 
 impl Route {
-    /// The name used in output (`svd`, `gram`, `gram-refined`).
+    /// The name used in output (`svd`, `gram`, `gram-refined`, `factored`).
     pub fn name(self) -> &'static str {
         match self {
             Self::Svd => "svd",
             Self::Gram => "gram",
             Self::GramRefined => "gram-refined",
+            Self::Factored => "factored",
         }
     }
 }

@@ -1,8 +1,10 @@
 //! Singular values in f64: the direct SVD ([`spectrum`]), the guarded Gram route ([`gram`], over
-//! the packed Gram kernel `syrk` and the bisection eigen-solver of [`tridiagonal`]), and the cheap
+//! the packed Gram kernel `syrk` and the bisection eigen-solver of [`tridiagonal`]), a product of
+//! low-rank factors without forming it ([`factored`]: LoRA updates), and the cheap
 //! paths that never decompose: Lanczos iterations ([`lanczos`]), `--quick`'s streamed passes
 //! ([`quick`]) and `--approx`'s stochastic Lanczos quadrature ([`slq`]).
 
+pub mod factored;
 pub mod gram;
 pub mod lanczos;
 pub mod quick;
