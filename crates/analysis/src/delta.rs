@@ -60,6 +60,10 @@ pub fn analyze_delta(
     progress.start(pairs.len(), pairs.iter().map(|(ta, tb)| (a.info(ta).byte_len + b.info(tb).byte_len) as u64).sum());
     let reused = AtomicUsize::new(0);
     let results = in_parallel(&pairs, options.threads, |(ta, tb)| {
+        if progress.cancelled() {
+            let file = b.sources[tb.source].path().display().to_string();
+            return Err(failed(b.info(tb), &file, crate::CANCELLED.into()));
+        }
         let out = one(a, ta, b, tb, options, store, &reused);
         a.sources[ta.source].release(ta.tensor);
         b.sources[tb.source].release(tb.tensor);

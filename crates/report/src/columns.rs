@@ -89,17 +89,19 @@ pub fn columns(analysis: &Analysis) -> Vec<Column> {
         col("normalization", Values::Text(rs.iter().map(|_| opts.normalization.to_string()).collect())),
         col("q", Values::Order(rs.iter().map(|_| opts.q).collect())),
     ];
-    for field in crate::metric_fields() {
+    // a metric's column: integers for the counts, floats (NaN where undefined) for the rest
+    let metric = |field: &'static str| {
         let values = rs.iter().map(|r| r.metrics.get(field));
-        out.push(col(
+        col(
             field,
             if crate::is_count(field) {
                 Values::Int(values.map(|v| v.map(|x| x as u64)).collect())
             } else {
                 Values::Float(values.collect())
             },
-        ));
-    }
+        )
+    };
+    out.extend(crate::metric_fields().map(metric));
     out.push(col("route", Values::OptText(rs.iter().map(|r| r.route.map(|x| x.name())).collect())));
     out.push(col(
         "diagnoses",
@@ -110,17 +112,7 @@ pub fn columns(analysis: &Analysis) -> Vec<Column> {
         ),
     ));
     if rs.iter().any(|r| r.metrics.adapter.is_some()) {
-        for field in crate::ADAPTER_FIELDS {
-            let values = rs.iter().map(|r| r.metrics.get(field));
-            out.push(col(
-                field,
-                if crate::is_count(field) {
-                    Values::Int(values.map(|v| v.map(|x| x as u64)).collect())
-                } else {
-                    Values::Float(values.collect())
-                },
-            ));
-        }
+        out.extend(crate::ADAPTER_FIELDS.into_iter().map(metric));
     }
     out
 }
