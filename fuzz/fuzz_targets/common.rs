@@ -30,6 +30,16 @@ pub fn exercise<S: TensorSource>(data: &[u8], open: impl Fn(&Path) -> Result<S, 
                     let numel = svdiag_core::numel(&info.shape);
                     assert_eq!(Some(v.len()), numel, "{}: values vs shape", info.name);
                 }
+                Ok(TensorData::Quantized(q)) => {
+                    let numel = svdiag_core::numel(&info.shape);
+                    assert_eq!(Some(q.len()), numel, "{}: quantized values vs shape", info.name);
+                    // every value, a chunk at a time (as the analysis widens them)
+                    let mut chunk = vec![0.0; 4096];
+                    for start in (0..q.len()).step_by(chunk.len()) {
+                        let n = chunk.len().min(q.len() - start);
+                        q.dequantize_into(start, &mut chunk[..n]);
+                    }
+                }
                 Ok(TensorData::Spectrum(_)) => panic!("{}: a file reader served a spectrum", info.name),
                 Err(_) => {}
             }
