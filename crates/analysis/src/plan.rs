@@ -272,7 +272,7 @@ impl<'a> Plan<'a> {
         for si in 0..self.sources.len() {
             let config = adapters.iter().find(|(i, _)| *i == si).map(|(_, c)| c);
             let file = display(self.sources[si].path());
-            let infos = self.sources[si].tensors().to_vec();
+            let infos = self.sources[si].tensors(); // disjoint from the task and skipped lists changed below
             let candidates: Vec<usize> = self
                 .tasks
                 .iter()
@@ -285,7 +285,7 @@ impl<'a> Plan<'a> {
                         .filter_map(|s| infos.iter().position(|i| i.name == s.name)),
                 )
                 .collect();
-            let pairing = crate::lora::pair(&infos, &candidates, config);
+            let pairing = crate::lora::pair(infos, &candidates, config);
             if pairing.decided.is_empty() && pairing.warnings.is_empty() {
                 continue;
             }
