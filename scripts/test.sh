@@ -23,7 +23,7 @@ cargo test --workspace --locked -- --include-ignored
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 VENV="$(cd "$VENV" && pwd)"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check "maturin>=1.16,<2" "numpy>=1.24" "pandas>=2.1" \
-  "pytest>=8" "ml-dtypes>=0.4" "polars>=1.3" "transformers>=4.40" mypy "playwright>=1.50" \
+  "pytest>=8" "ml-dtypes>=0.4" "h5py>=3.8" "polars>=1.3" "transformers>=4.40" mypy "playwright>=1.50" \
   "tqdm>=4.66" "nbclient>=0.10" "nbformat>=5.9" ipykernel "ipywidgets>=8"
 # the torch tests (tensors, modules, real HF and Lightning trainers) need torch, whose PyPI wheels
 # pull several GB of CUDA libraries: only with SVDIAG_TEST_TORCH=1 (CI sets it); they skip otherwise

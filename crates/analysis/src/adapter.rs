@@ -31,12 +31,7 @@ pub(crate) fn analyze(
     let source = &plan.sources[task.source];
     let file = source.path().display().to_string();
     let (ia, ib) = (&source.tensors()[lora.a], &source.tensors()[lora.b]);
-    let info = TensorInfo {
-        name: lora.name.clone(),
-        dtype: ib.dtype,
-        shape: lora.shape.clone(),
-        byte_len: ia.byte_len + ib.byte_len,
-    };
+    let info = TensorInfo::new(lora.name.clone(), ib.dtype, lora.shape.clone(), ia.byte_len + ib.byte_len);
     let fail = |e: String| failed(&info, &file, e);
     let read = |i: usize| source.read(i).map_err(|e| fail(e.to_string()));
     let (da, db) = (read(lora.a)?, read(lora.b)?);

@@ -95,7 +95,7 @@ fn one(
         let mut diff = vec![0.0; tb.rows * tb.cols];
         src.fill(0..tb.rows, 0..tb.cols, &mut diff).map_err(fail)?;
         diff.iter_mut().zip(wa.as_slice()).for_each(|(d, a)| *d -= a);
-        let delta = Stored { values: StoredValues::F64(&diff), rows: ta.rows, cols: ta.cols, first_row: 0 };
+        let delta = Stored::whole(StoredValues::F64(&diff), ta.rows, ta.cols);
         let m = measure(&delta, Dtype::F64, options, store, reused).map_err(fail)?;
         let pair = format!("{} → {}", a.sources[ta.source].path().display(), file);
         Ok(m.into_record(info, pair, Dtype::F64, tb, options))

@@ -43,7 +43,7 @@ impl Measured {
             matrix_shape: [task.rows, task.cols],
             reshaped: info.shape.len() > 2,
             gate: task.gate.map(|g| g.label),
-            gate_row: task.gate.map_or(0, |g| g.first_row),
+            gate_row: task.gate.map_or(0, |g| g.first_row + g.first_col),
             identity: TensorIdentity::from_name(&info.name, info.shape.len()),
             esd: self
                 .spectrum
@@ -161,7 +161,7 @@ pub fn measure_bytes(
     options: &AnalysisOptions,
 ) -> Result<Measured, CoreError> {
     let values = bytes_of(bytes, dtype, rows.checked_mul(cols), rows, cols)?;
-    let src = Stored { values, rows, cols, first_row: 0 };
+    let src = Stored::whole(values, rows, cols);
     measure(&src, dtype, options, None, &AtomicUsize::new(0))
 }
 

@@ -45,13 +45,19 @@ pub struct Task {
     pub lora: Option<crate::lora::LoraTask>,
 }
 
-/// One gate's block of rows in a stacked LSTM/GRU weight (`--split-gates`).
+/// One gate's block in a stacked LSTM/GRU weight (`--split-gates`): rows in PyTorch's layout,
+/// columns in Keras's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Gate {
-    /// The gate's name in PyTorch's order: `i f g o` (LSTM) or `r z n` (GRU).
+    /// The gate's name in its framework's order: PyTorch `i f g o` (LSTM) or `r z n` (GRU);
+    /// Keras `i f c o` (LSTM) or `z r h` (GRU).
     pub label: &'static str,
-    /// First row of the gate's block.
+    /// First row of the gate's block (0 for a column gate).
     pub first_row: usize,
+    /// First column of the gate's block (0 for a row gate).
+    pub first_col: usize,
+    /// True for Keras's gates, stacked along the columns.
+    pub columns: bool,
 }
 
 /// A tensor that is not analyzed, and why.
@@ -341,12 +347,44 @@ impl<'a> Plan<'a> {
                 continue;
             }
             for (k, label) in gates.iter().enumerate() {
-                added.push(Task { rows: h, gate: Some(Gate { label, first_row: k * h }), ..t.clone() });
+                let gate = Gate { label, first_row: k * h, first_col: 0, columns: false };
+                added.push(Task { rows: h, gate: Some(gate), ..t.clone() });
             }
         }
+        added.extend(self.keras_gates());
         let n = added.len();
         self.tasks.extend(added);
         n
+    }
+
+    /// One task per gate of every Keras recurrent kernel (`…/kernel` and `…/recurrent_kernel` of
+    /// an LSTM or GRU cell, `[in, G·u]` and `[u, G·u]`): the gates are stacked along the columns,
+    /// `i f c o` (LSTM, G = 4) or `z r h` (GRU, G = 3).
+    fn keras_gates(&self) -> Vec<Task> {
+        static KERAS: std::sync::LazyLock<Regex> =
+            std::sync::LazyLock::new(|| Regex::new(r"^(.*/)(kernel|recurrent_kernel)(:0)?$").expect("valid regex"));
+        let mut added = Vec::new();
+        for t in self.tasks.iter().filter(|t| t.gate.is_none() && t.lora.is_none()) {
+            let source = &self.sources[t.source];
+            let name = &source.tensors()[t.tensor].name;
+            let Some(c) = KERAS.captures(name) else { continue };
+            let partner = format!("{}recurrent_kernel{}", &c[1], c.get(3).map_or("", |m| m.as_str()));
+            let Some(recurrent) = source.tensors().iter().find(|i| i.name == partner) else { continue };
+            let [u, cols_rec] = recurrent.shape[..] else { continue };
+            let gates: &[&'static str] = match (u > 0).then(|| cols_rec / u) {
+                Some(4) if cols_rec == 4 * u => &["i", "f", "c", "o"],
+                Some(3) if cols_rec == 3 * u => &["z", "r", "h"],
+                _ => continue,
+            };
+            if t.cols != cols_rec || u < 2 {
+                continue;
+            }
+            for (k, label) in gates.iter().enumerate() {
+                let gate = Gate { label, first_row: 0, first_col: k * u, columns: true };
+                added.push(Task { cols: u, gate: Some(gate), ..t.clone() });
+            }
+        }
+        added
     }
 
     /// The stored tensor behind a task.
@@ -360,8 +398,12 @@ impl<'a> Plan<'a> {
     }
 }
 
-/// The 2-D shape a tensor is analyzed as (`[d0, d1·d2·…]`), or why it is not a matrix.
+/// The 2-D shape a tensor is analyzed as (`[d0, d1·d2·…]`, or with more row axes where its
+/// format says so: [`TensorInfo::row_axes`]), or why it is not a matrix.
 pub fn matrix_shape(info: &TensorInfo) -> Result<(usize, usize), String> {
+    if let Some(reason) = &info.not_a_weight {
+        return Err(reason.clone());
+    }
     if !info.dtype.is_real() {
         return Err(format!(
             "dtype {} is not a floating-point type (F64, F32, F16, BF16 and quantized types are analyzed)",
@@ -373,8 +415,9 @@ pub fn matrix_shape(info: &TensorInfo) -> Result<(usize, usize), String> {
         1 => return Err("1-D tensor (a bias, norm or vector): no matrix".into()),
         _ => {}
     }
-    let rows = info.shape[0];
-    let cols = svdiag_core::numel(&info.shape[1..]).ok_or("shape overflows")?;
+    let split = info.row_axes.clamp(1, info.shape.len() - 1);
+    let rows = svdiag_core::numel(&info.shape[..split]).ok_or("shape overflows")?;
+    let cols = svdiag_core::numel(&info.shape[split..]).ok_or("shape overflows")?;
     if rows.min(cols) < 2 {
         return Err(format!("{rows}×{cols} matrix has a dimension below 2: its spectrum is a single value or empty"));
     }

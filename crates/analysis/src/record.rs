@@ -31,7 +31,8 @@ pub struct MatrixRecord {
     pub reshaped: bool,
     /// For one gate of a stacked recurrent weight (`--split-gates`): the gate's label.
     pub gate: Option<&'static str>,
-    /// First row of the gate in the stored matrix (0 without a gate); orders the gates.
+    /// First row of the gate in the stored matrix (its first column for Keras's column-stacked
+    /// gates; 0 without a gate); orders the gates.
     pub gate_row: usize,
     /// Role and layer from the name.
     pub identity: TensorIdentity,

@@ -99,22 +99,28 @@ pub(crate) fn key(src: &Stored<'_>, dtype: Dtype, options: &AnalysisOptions) -> 
     }
     h.update(&(src.rows as u64).to_le_bytes());
     h.update(&(src.cols as u64).to_le_bytes());
-    let (start, end) = (src.first_row * src.cols, (src.first_row + src.rows) * src.cols);
-    match src.values {
-        StoredValues::Bytes(bytes, _, size) => {
-            h.update(&bytes[start * size..end * size]);
-        }
-        StoredValues::F64(values) => {
-            for v in &values[start..end] {
-                h.update(&v.to_le_bytes());
+    for range in src.ranges() {
+        let (start, end) = (range.start, range.end);
+        match src.values {
+            StoredValues::Bytes(bytes, _, size) => {
+                h.update(&bytes[start * size..end * size]);
             }
+            StoredValues::F64(values) => {
+                for v in &values[start..end] {
+                    h.update(&v.to_le_bytes());
+                }
+            }
+            StoredValues::Quantized(q) => {
+                // the blocks holding the values, and where the values start and end in them
+                h.update(&(start as u64).to_le_bytes());
+                h.update(&(end as u64).to_le_bytes());
+                h.update(q.block_bytes(start..end));
+            }
+            StoredValues::Spectrum(_) => {}
         }
-        StoredValues::Quantized(q) => {
-            // the blocks holding the values, and where the values start and end in them
-            h.update(&(start as u64).to_le_bytes());
-            h.update(&(end as u64).to_le_bytes());
-            h.update(q.block_bytes(start..end));
-        }
+    }
+    match src.values {
+        StoredValues::Bytes(..) | StoredValues::F64(_) | StoredValues::Quantized(_) => {}
         StoredValues::Spectrum(p) => {
             for v in p.singular_values.iter().chain([&p.l12_norm]) {
                 h.update(&v.to_le_bytes());

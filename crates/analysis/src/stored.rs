@@ -15,6 +15,32 @@ pub(crate) struct Stored<'a> {
     pub(crate) cols: usize,
     /// First row of the analyzed block in the stored matrix.
     pub(crate) first_row: usize,
+    /// First column of the analyzed block in the stored matrix (Keras's column-stacked gates).
+    pub(crate) first_col: usize,
+    /// Columns of the stored matrix (a row's length): `cols` unless the block is a column gate.
+    pub(crate) stride: usize,
+}
+
+impl<'a> Stored<'a> {
+    /// The whole stored matrix.
+    pub(crate) fn whole(values: StoredValues<'a>, rows: usize, cols: usize) -> Self {
+        Self { values, rows, cols, first_row: 0, first_col: 0, stride: cols }
+    }
+
+    /// The element ranges of the analyzed block in the stored values: one for a block of whole
+    /// rows, one per row for a column block.
+    pub(crate) fn ranges(&self) -> Vec<Range<usize>> {
+        let row = |r: usize| {
+            let start = (self.first_row + r) * self.stride + self.first_col;
+            start..start + self.cols
+        };
+        if self.first_col == 0 && self.cols == self.stride {
+            let start = row(0).start;
+            std::iter::once(start..start + self.rows * self.cols).collect()
+        } else {
+            (0..self.rows).map(row).collect()
+        }
+    }
 }
 
 pub(crate) enum StoredValues<'a> {
@@ -36,7 +62,7 @@ impl Blocks for Stored<'_> {
     fn fill(&self, rows: Range<usize>, cols: Range<usize>, out: &mut [f64]) -> Result<(), CoreError> {
         let w = cols.len();
         for (i, r) in rows.enumerate() {
-            let start = (self.first_row + r) * self.cols + cols.start;
+            let start = (self.first_row + r) * self.stride + self.first_col + cols.start;
             let dst = &mut out[i * w..(i + 1) * w];
             match self.values {
                 StoredValues::Bytes(bytes, dtype, size) => {
@@ -84,7 +110,8 @@ pub(crate) fn with_stored<R>(
     };
     let values = match &data {
         TensorData::Bytes(bytes) => {
-            bytes_of(bytes, info.dtype, Some(stored), stored / task.cols.max(1), task.cols).map_err(fail)?
+            let cols = crate::plan::matrix_shape(info).map_or(task.cols, |(_, c)| c);
+            bytes_of(bytes, info.dtype, Some(stored), stored / cols.max(1), cols).map_err(fail)?
         }
         TensorData::F64(values) if values.len() == stored => StoredValues::F64(values),
         TensorData::F64(values) => {
@@ -107,9 +134,17 @@ pub(crate) fn with_stored<R>(
         }
         TensorData::Spectrum(p) => StoredValues::Spectrum(p),
     };
-    let first_row = task.gate.map_or(0, |g| g.first_row);
-    if (first_row + task.rows).checked_mul(task.cols).is_none_or(|end| end > stored) {
+    let (first_row, first_col) = task.gate.map_or((0, 0), |g| (g.first_row, g.first_col));
+    // a row's length in the stored matrix: the analyzed columns, or all the gates' for a column gate
+    let stride = if first_col > 0 || task.gate.is_some_and(|g| g.columns) {
+        crate::plan::matrix_shape(info).map_or(usize::MAX, |(_, c)| c)
+    } else {
+        task.cols
+    };
+    let fits = first_col.checked_add(task.cols).is_some_and(|c| c <= stride)
+        && (first_row + task.rows).checked_mul(stride).is_some_and(|end| end <= stored);
+    if !fits {
         return Err(failed(info, &file, format!("{}×{} block does not fit the stored tensor", task.rows, task.cols)));
     }
-    f(&Stored { values, rows: task.rows, cols: task.cols, first_row }, info, &file)
+    f(&Stored { values, rows: task.rows, cols: task.cols, first_row, first_col, stride }, info, &file)
 }

@@ -187,7 +187,7 @@ impl AnalyzeSettings {
             plan.hash_inputs();
         }
         if self.split_gates && plan.split_gates() == 0 {
-            plan.warnings.push("--split-gates: no stacked LSTM/GRU weights (weight_ih*/weight_hh* pairs) found".into());
+            plan.warnings.push("--split-gates: no stacked LSTM/GRU weights (weight_ih*/weight_hh* pairs, or Keras kernel/recurrent_kernel pairs) found".into());
         }
     }
 }

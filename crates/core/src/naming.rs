@@ -96,13 +96,20 @@ pub struct TensorIdentity {
 impl TensorIdentity {
     /// Classifies a tensor from its name and its number of axes (as stored).
     pub fn from_name(name: &str, ndim: usize) -> Self {
-        let module = name.strip_suffix(".weight").unwrap_or(name);
-        let role = RULES.iter().find(|(_, re)| re.is_match(module)).map(|(role, _)| *role).unwrap_or(if ndim >= 3 {
+        // Keras names are paths: `mha/query/kernel`, `transformer_layer_3/.../kernel:0`
+        let keras = name.contains('/');
+        let (rules, layer_re, module) = if keras {
+            let module = name.strip_suffix(":0").unwrap_or(name);
+            (&*KERAS_RULES, &*KERAS_LAYER, module.strip_suffix("/kernel").unwrap_or(module))
+        } else {
+            (&*RULES, &*LAYER, name.strip_suffix(".weight").unwrap_or(name))
+        };
+        let role = rules.iter().find(|(_, re)| re.is_match(module)).map(|(role, _)| *role).unwrap_or(if ndim >= 3 {
             Role::Conv
         } else {
             Role::Other
         });
-        let layer = LAYER.captures(name).and_then(|c| c.get(1)).and_then(|m| m.as_str().parse().ok());
+        let layer = layer_re.captures(name).and_then(|c| c.get(1)).and_then(|m| m.as_str().parse().ok());
         Self { role, layer }
     }
 
@@ -160,6 +167,26 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
 
 static LAYER: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?:^|\.)(?:layers|layer|h|blocks|block|blk)\.(\d+)(?:\.|$)").expect("valid regex"));
+
+/// The block index of a Keras layer path (`transformer_layer_3/…`, as Keras Hub names its blocks).
+static KERAS_LAYER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:^|/)[a-z_]*?(?:layer|block)_(\d+)(?:/|$)").expect("valid regex"));
+
+/// `(role, pattern)` for Keras names, matched against the name without its `/kernel` (`:0`) suffix.
+static KERAS_RULES: LazyLock<Vec<(Role, Regex)>> = LazyLock::new(|| {
+    let table: [(Role, &str); 9] = [
+        (Role::AttnQ, r"(?:^|/)(?:query|query_dense)$"),
+        (Role::AttnK, r"(?:^|/)(?:key|key_dense)$"),
+        (Role::AttnV, r"(?:^|/)(?:value|value_dense)$"),
+        (Role::AttnO, r"(?:^|/)(?:attention_output|output_dense)$"),
+        (Role::MlpGate, r"(?:^|/)feedforward_gate_dense$"),
+        (Role::MlpUp, r"(?:^|/)feedforward_intermediate_dense$"),
+        (Role::MlpDown, r"(?:^|/)feedforward_output_dense$"),
+        (Role::PosEmbedding, r"position_embedding[^/]*/(?:embeddings|position_embeddings)$"),
+        (Role::Embedding, r"/embeddings$"),
+    ];
+    table.into_iter().map(|(role, re)| (role, Regex::new(re).expect("valid regex"))).collect()
+});
 
 /// `(role, pattern)` in priority order, matched against the name without its `.weight` suffix.
 static RULES: LazyLock<Vec<(Role, Regex)>> = LazyLock::new(|| {
@@ -234,6 +261,19 @@ mod tests {
         assert_eq!(id("layers.4.feed_forward.w2.weight"), ("mlp_down", Some(4)));
         assert_eq!(id("tok_embeddings.weight"), ("embedding", None));
         assert_eq!(id("output.weight"), ("lm_head", None));
+    }
+
+    #[test]
+    fn keras() {
+        assert_eq!(id("mha/query/kernel"), ("attn_q", None));
+        assert_eq!(id("mha/attention_output/kernel"), ("attn_o", None));
+        assert_eq!(id("mha/value/kernel:0"), ("attn_v", None));
+        assert_eq!(id("transformer_layer_3/self_attention/key/kernel"), ("attn_k", Some(3)));
+        assert_eq!(id("transformer_layer_3/feedforward_output_dense/kernel"), ("mlp_down", Some(3)));
+        assert_eq!(id("token_embedding/embeddings"), ("embedding", None));
+        assert_eq!(id("position_embedding/embeddings"), ("pos_embedding", None));
+        assert_eq!(id("head/kernel"), ("other", None));
+        assert_eq!(id("input_layer/dense_3/kernel"), ("other", None));
     }
 
     #[test]

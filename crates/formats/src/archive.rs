@@ -122,6 +122,12 @@ impl Archive {
         Ok(EntryData::Inflated(v))
     }
 
+    /// The memory map and the byte range of member `i` in it, when the member is stored (not
+    /// compressed), so that a reader can serve its contents without copying them.
+    pub fn stored_member(&self, i: usize) -> Option<(Arc<Mmap>, Range<usize>)> {
+        self.entries[i].stored.clone().map(|r| (self.map.clone(), r))
+    }
+
     /// Drops a stored member's pages from memory.
     pub fn release(&self, i: usize) {
         if let Some(r) = &self.entries[i].stored {

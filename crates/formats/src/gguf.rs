@@ -264,7 +264,7 @@ impl GgufFile {
             }
             let start = (data_start + offset) as usize;
             let shape: Vec<usize> = ne.iter().rev().copied().collect();
-            tensors.push(TensorInfo { name, dtype: ty.dtype(), shape, byte_len: len });
+            tensors.push(TensorInfo::new(name, ty.dtype(), shape, len));
             entries.push(Entry { ty, start, len });
         }
         Ok(Self { path: path.to_path_buf(), map, entries, tensors, architecture })

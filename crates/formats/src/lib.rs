@@ -14,7 +14,9 @@ pub mod adapter;
 mod archive;
 pub mod error;
 pub mod gguf;
+mod hdf5;
 pub mod inputs;
+pub mod keras;
 pub mod memory;
 mod mmap;
 pub mod npy;
@@ -42,15 +44,20 @@ pub fn open_with(path: &Path, opts: &ReadOptions) -> Result<Box<dyn TensorSource
         Some(Kind::Gguf) => Ok(Box::new(gguf::GgufFile::open(path)?)),
         Some(Kind::Onnx) => Ok(Box::new(onnx::OnnxFile::open(path)?)),
         Some(Kind::Zip) => open_zip(path, opts),
+        Some(Kind::Hdf5) => Ok(Box::new(keras::KerasFile::open(path)?)),
         Some(Kind::TorchLegacy) => Ok(Box::new(pytorch::PytorchFile::open_legacy(path, opts)?)),
         Some(Kind::Unsupported(format)) => Err(FormatError::Unsupported { path: path.to_path_buf(), format }),
         None => Ok(Box::new(safetensors::SafetensorsFile::open(path)?)),
     }
 }
 
-/// A zip is a PyTorch checkpoint when it has a `data.pkl` member, else a NumPy `.npz`.
+/// A zip is a PyTorch checkpoint when it has a `data.pkl` member, a Keras archive when it has
+/// `model.weights.h5`, else a NumPy `.npz`.
 fn open_zip(path: &Path, opts: &ReadOptions) -> Result<Box<dyn TensorSource>, FormatError> {
     let archive = archive::Archive::open(path)?;
+    if let Some(i) = archive.entries().iter().position(|e| e.name == keras::KERAS_WEIGHTS_MEMBER) {
+        return Ok(Box::new(keras::KerasFile::from_archive(path, &archive, i)?));
+    }
     let pkl = archive.entries().iter().position(|e| e.name == "data.pkl" || e.name.ends_with("/data.pkl"));
     Ok(match pkl {
         Some(i) => Box::new(pytorch::PytorchFile::from_zip(path, archive, i, opts)?),
@@ -63,6 +70,7 @@ enum Kind {
     Gguf,
     Onnx,
     Zip,
+    Hdf5,
     TorchLegacy,
     Unsupported(&'static str),
 }
@@ -86,13 +94,35 @@ fn sniff(path: &Path) -> Result<Option<Kind>, FormatError> {
     } else if head.len() >= 2 && head[0] == 0x80 && (2..=5).contains(&head[1]) {
         Some(Kind::Unsupported("Python pickle (not from torch.save)"))
     } else if head.starts_with(b"\x89HDF\r\n\x1a\n") {
-        Some(Kind::Unsupported("HDF5 (Keras)"))
+        Some(Kind::Hdf5)
     } else if head.get(8) == Some(&b'{') {
         None // safetensors: an 8-byte length, then the JSON header
     } else if head.first() == Some(&0x08) || path.extension().is_some_and(|e| e == "onnx") {
         // ONNX has no magic number; a ModelProto starts with field 1 (ir_version, a varint): 0x08
         Some(Kind::Onnx)
+    } else if hdf5_after_user_block(path) {
+        Some(Kind::Hdf5) // refused by the reader, with the reason
     } else {
         None
     })
+}
+
+/// True when an HDF5 signature follows a user block (at byte 512, 1024, 2048, …), where the format
+/// allows it.
+fn hdf5_after_user_block(path: &Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut file) = std::fs::File::open(path) else { return false };
+    let len = file.metadata().map_or(0, |m| m.len());
+    let mut at = 512u64;
+    while at + 8 <= len && at <= 1 << 20 {
+        let mut sig = [0u8; 8];
+        if file.seek(SeekFrom::Start(at)).is_err() || file.read_exact(&mut sig).is_err() {
+            return false;
+        }
+        if &sig == b"\x89HDF\r\n\x1a\n" {
+            return true;
+        }
+        at *= 2;
+    }
+    false
 }

@@ -87,7 +87,7 @@ impl<'a> MemorySource<'a> {
                     nominal.unwrap_or(0) // the size the entries have where they are (progress counts it)
                 }
             };
-            infos.push(TensorInfo { name: t.name, dtype: t.dtype, shape: t.shape, byte_len });
+            infos.push(TensorInfo::new(t.name, t.dtype, t.shape, byte_len));
             data.push(t.data);
         }
         Ok(Self { label: PathBuf::from(label), tensors: infos, data })

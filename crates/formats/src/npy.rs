@@ -287,8 +287,7 @@ impl NpyFile {
             )));
         }
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "array".into());
-        let tensors =
-            vec![TensorInfo { name, dtype: header.elem.dtype, shape: header.shape.clone(), byte_len: header.data_len }];
+        let tensors = vec![TensorInfo::new(name, header.elem.dtype, header.shape.clone(), header.data_len)];
         Ok(Self { path: path.to_path_buf(), map, header, tensors })
     }
 }
@@ -338,12 +337,7 @@ impl NpzFile {
                     entry.name, entry.size, header.data_len, header.elem.dtype, header.shape
                 )));
             }
-            tensors.push(TensorInfo {
-                name: name.to_string(),
-                dtype: header.elem.dtype,
-                shape: header.shape.clone(),
-                byte_len: header.data_len,
-            });
+            tensors.push(TensorInfo::new(name.to_string(), header.elem.dtype, header.shape.clone(), header.data_len));
             members.push((i, header));
         }
         if tensors.is_empty() {

@@ -246,7 +246,7 @@ impl OnnxFile {
             let (dtype, size) = data_type(t.data_type);
             let byte_len = numel.checked_mul(size).ok_or_else(|| err("shape overflows".into()))?;
             let loc = locate(&t, &dir, &mut external, numel, size, byte_len).unwrap_or_else(Loc::Unreadable);
-            tensors.push(TensorInfo { name, dtype, shape, byte_len });
+            tensors.push(TensorInfo::new(name, dtype, shape, byte_len));
             locs.push(loc);
         }
         Ok(Self { path: path.to_path_buf(), map, external, locs, tensors })

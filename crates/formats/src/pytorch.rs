@@ -217,7 +217,7 @@ impl PytorchFile {
             .map(|(name, v)| {
                 let s = &storages[v.storage];
                 let numel = svdiag_core::numel(&v.size).unwrap_or(usize::MAX);
-                TensorInfo { name, dtype: s.dtype, shape: v.size.clone(), byte_len: numel.saturating_mul(s.elem) }
+                TensorInfo::new(name, s.dtype, v.size.clone(), numel.saturating_mul(s.elem))
             })
             .collect();
         Ok(Self { path: path.to_path_buf(), container, storages, views, tensors, format })

@@ -39,12 +39,7 @@ impl SafetensorsFile {
             .into_iter()
             .map(|(name, info)| {
                 let (s, e) = info.data_offsets;
-                let t = TensorInfo {
-                    name: name.clone(),
-                    dtype: dtype(info.dtype),
-                    shape: info.shape.clone(),
-                    byte_len: e - s,
-                };
+                let t = TensorInfo::new(name.clone(), dtype(info.dtype), info.shape.clone(), e - s);
                 (name, t, data_start + s..data_start + e)
             })
             .collect();

@@ -18,6 +18,20 @@ pub struct TensorInfo {
     pub shape: Vec<usize>,
     /// Bytes of data the tensor occupies in the file.
     pub byte_len: usize,
+    /// How many leading axes index the rows of the matrix the tensor is analyzed as: 1 (the
+    /// default, PyTorch's convention `[d0, d1·d2·…]`), or more where the format's convention puts
+    /// the output axis last (Keras convolution kernels `(kh, kw, in, out)` are `[kh·kw·in, out]`).
+    pub row_axes: usize,
+    /// Why the reader knows this is not a weight of the model (e.g. optimizer state saved beside
+    /// the weights): listed as skipped with this reason, never analyzed.
+    pub not_a_weight: Option<String>,
+}
+
+impl TensorInfo {
+    /// A tensor with the default matrix convention, to be analyzed if it is a matrix.
+    pub fn new(name: String, dtype: Dtype, shape: Vec<usize>, byte_len: usize) -> Self {
+        Self { name, dtype, shape, byte_len, row_axes: 1, not_a_weight: None }
+    }
 }
 
 /// The data of one tensor, as a reader delivers it.

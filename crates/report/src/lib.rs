@@ -108,7 +108,9 @@ pub fn svd_method(options: &svdiag_analysis::AnalysisOptions) -> &'static str {
 
 /// The reshape convention, as written into reports.
 pub const RESHAPE_RULE: &str =
-    "tensors with more than 2 axes are analyzed as [d0, d1*d2*...] (conv [out, in, kh, kw] -> [out, in*kh*kw])";
+    "tensors with more than 2 axes are analyzed as [d0, d1*d2*...] (conv [out, in, kh, kw] -> [out, in*kh*kw]); \
+     Keras convolution and attention-output kernels, whose output axis is last, as [d0*...*d(n-2), d(n-1)] \
+     (conv (kh, kw, in, out) -> [kh*kw*in, out])";
 
 /// Renders the analysis in the chosen format. `columns` selects the table's metric columns
 /// (canonical names); JSON and CSV always carry every metric.

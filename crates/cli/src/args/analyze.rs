@@ -141,7 +141,8 @@ pub struct AnalyzeArgs {
     pub quiet: bool,
 
     /// Also analyze each gate of stacked LSTM/GRU weights (`weight_ih*`, `weight_hh*`) on its own;
-    /// gates are labelled in PyTorch's order (LSTM i f g o, GRU r z n).
+    /// gates are labelled in PyTorch's order (LSTM i f g o, GRU r z n). Keras's `kernel` and
+    /// `recurrent_kernel` stack them along the columns, in Keras's order (LSTM i f c o, GRU z r h).
     #[arg(long)]
     pub split_gates: bool,
 
