@@ -6,6 +6,8 @@
 //! being analyzed.
 //!
 //! - [`safetensors`]: `.safetensors` files (validated by the `safetensors` crate, memory-mapped).
+//! - [`keras`]: Keras `.keras`, `.weights.h5` and legacy `.h5` files, through a memory-safe parser of
+//!   the HDF5 subset Keras writes (never the C library).
 //! - [`inputs`]: what a user names on the command line — files, Hugging Face model directories
 //!   (single file or sharded with `model.safetensors.index.json`) — resolved to checkpoint files.
 #![deny(missing_docs)]
