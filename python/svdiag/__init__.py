@@ -154,6 +154,7 @@ def _flags(
     plot_data: bool = False,
     split_gates: bool = False,
     allow_globals: Sequence[str] = (),
+    base: str | os.PathLike[str] | None = None,
 ) -> list[str]:
     """The command line's flags for these options (the CLI's parser validates them; an option left
     at ``None`` takes the command line's default)."""
@@ -193,6 +194,8 @@ def _flags(
         out.append("--split-gates")
     for g in allow_globals:
         out += ["--allow-global", g]
+    if base is not None:
+        out += ["--base", os.fspath(base)]
     return out
 
 
@@ -280,7 +283,8 @@ def run(
             ``ratio``, ``overlap``), ``polar``, ``thresholds`` (name -> value), ``threads``,
             ``spectrum`` (keep singular values in the JSON), ``plot_data`` (keep what the HTML
             report draws of each spectrum, for :meth:`Report.to_html`), ``split_gates``,
-            ``allow_globals``.
+            ``allow_globals``, ``base`` (with a PEFT adapter: the base model its updates are merged
+            into; the comparison of ``W + ΔW`` with ``W`` is the report's ``document["base"]``).
 
     Raises:
         NothingToAnalyzeError: no matrix was analyzed (all skipped or failed; reasons in the message).

@@ -77,3 +77,4 @@ def test_adapters_written_by_peft_match_numpy(tmp_path, rslora):
     assert rows["model.layers.1.self_attn.q_proj.weight"]["lora_rank"] == 2
     df = svdiag.analyze(tmp_path, progress=False)
     assert {"lora_rank", "lora_energy_rank_90", "lora_stable_rank_used"} <= set(df.columns)
+

@@ -3,7 +3,7 @@
 
 use svdiag_core::linalg::gram::Route;
 use svdiag_core::{CoreError, Dtype, Matrix, Metrics, Spectrum};
-use svdiag_formats::{TensorData, TensorInfo};
+use svdiag_formats::{TensorData, TensorInfo, TensorSource};
 
 use crate::lora::{LoraKind, LoraTask};
 use crate::measure::Measured;
@@ -21,6 +21,21 @@ fn factor(data: &TensorData<'_>, info: &TensorInfo, rows: usize, cols: usize) ->
     }
 }
 
+/// The factors `A` (`r × in`) and `B` (`out × r`) of an update, in f64, from their file.
+pub(crate) fn factors(source: &dyn TensorSource, lora: &LoraTask) -> Result<(Matrix, Matrix), String> {
+    let (ia, ib) = (&source.tensors()[lora.a], &source.tensors()[lora.b]);
+    let read = |i: usize| source.read(i).map_err(|e| e.to_string());
+    let (da, db) = (read(lora.a)?, read(lora.b)?);
+    let r = lora.rank;
+    let inner = match lora.kind {
+        LoraKind::Embedding => ia.shape[1],
+        LoraKind::Linear | LoraKind::Transposed => svdiag_core::numel(&ia.shape[1..]).unwrap_or(0),
+    };
+    let a = factor(&da, ia, r, inner).map_err(|e| e.to_string())?;
+    let b = factor(&db, ib, ib.shape[0], r).map_err(|e| e.to_string())?;
+    Ok((a, b))
+}
+
 /// Analyzes one LoRA update from its factors.
 pub(crate) fn analyze(
     plan: &Plan<'_>,
@@ -33,22 +48,7 @@ pub(crate) fn analyze(
     let (ia, ib) = (&source.tensors()[lora.a], &source.tensors()[lora.b]);
     let info = TensorInfo::new(lora.name.clone(), ib.dtype, lora.shape.clone(), ia.byte_len + ib.byte_len);
     let fail = |e: String| failed(&info, &file, e);
-    let read = |i: usize| source.read(i).map_err(|e| fail(e.to_string()));
-    let (da, db) = (read(lora.a)?, read(lora.b)?);
-    let r = lora.rank;
-    let (a, b) = match lora.kind {
-        LoraKind::Embedding => (
-            factor(&da, ia, r, ia.shape[1]).map_err(|e| fail(e.to_string()))?,
-            factor(&db, ib, ib.shape[0], r).map_err(|e| fail(e.to_string()))?,
-        ),
-        LoraKind::Linear | LoraKind::Transposed => {
-            let inner = svdiag_core::numel(&ia.shape[1..]).unwrap_or(0);
-            (
-                factor(&da, ia, r, inner).map_err(|e| fail(e.to_string()))?,
-                factor(&db, ib, ib.shape[0], r).map_err(|e| fail(e.to_string()))?,
-            )
-        }
-    };
+    let (a, b) = factors(source.as_ref(), lora).map_err(fail)?;
     let transposed = lora.kind != LoraKind::Linear;
     let (values, l12) =
         svdiag_core::linalg::factored::lora_update(&b, &a, lora.scale, transposed).map_err(|e| fail(e.to_string()))?;

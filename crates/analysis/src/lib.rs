@@ -19,6 +19,7 @@ pub mod delta;
 pub mod diagnose;
 pub mod lora;
 mod measure;
+pub mod merge;
 pub mod null;
 mod options;
 mod plan;

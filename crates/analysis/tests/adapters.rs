@@ -160,3 +160,49 @@ fn a_broken_config_is_an_error_naming_it() {
     assert!(e.contains("no adapter_model.safetensors or adapter_model.bin"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `--base`: W from the base model and W + ΔW formed in f64 match NumPy's SVD of the same matrices;
+/// an update without its base weight is named in a warning.
+#[test]
+fn merged_into_the_base_model_matches_numpy() {
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data("merged_reference.json")).unwrap()).unwrap();
+    let options = AnalysisOptions { keep_spectrum: true, ..Default::default() };
+    let mut compared = 0;
+    for (case, modules) in reference["cases"].as_object().unwrap() {
+        let adapter = Plan::new(&[data(case)], None).unwrap();
+        let base_path = data(&format!("{case}_base"));
+        let base = Plan::new(std::slice::from_ref(&base_path), None).unwrap();
+        let m = svdiag_analysis::merge::merge(&adapter, &base, &base_path);
+        let modules = modules.as_array().unwrap();
+        assert_eq!(m.base.tensors().len(), modules.len(), "{case}");
+        if case == "lora" {
+            assert_eq!(m.warnings.len(), 1, "{:?}", m.warnings);
+            assert!(m.warnings[0].contains("no weight 'model.layers.1.mlp.down_proj.weight'"), "{:?}", m.warnings);
+        }
+        let plan_a = Plan::from_sources(vec![m.base], vec![], None).unwrap();
+        let plan_b = Plan::from_sources(vec![m.merged], vec![], None).unwrap();
+        for (side, plan) in [("base", &plan_a), ("merged", &plan_b)] {
+            let a = analyze(plan, &options, &NoProgress);
+            assert!(a.failed.is_empty(), "{case} {side}: {:?}", a.failed);
+            for module in modules {
+                let want = &module[side];
+                let name = want["name"].as_str().unwrap();
+                let got = a.matrices.iter().find(|r| r.name == name).unwrap_or_else(|| panic!("{case} {side}: {name}"));
+                let label = format!("{case} {side}: {name}");
+                let shape: Vec<usize> = serde_json::from_value(want["shape"].clone()).unwrap();
+                assert_eq!(got.matrix_shape.to_vec(), shape, "{label}");
+                let np: Vec<f64> = serde_json::from_value(want["singular_values"].clone()).unwrap();
+                for (g, w) in got.singular_values.as_ref().unwrap().iter().zip(&np) {
+                    assert!((g - w).abs() <= 1e-9 * np[0], "{label}: {g} vs NumPy {w}");
+                }
+                for f in svdiag_core::metrics::METRIC_FIELDS {
+                    let (Some(g), Some(w)) = (got.metrics.get(f), want["metrics"][f].as_f64()) else { continue };
+                    assert!((g - w).abs() <= 1e-9 * w.abs().max(1e-300), "{label}: {f} {g} vs {w}");
+                }
+                compared += 1;
+            }
+        }
+    }
+    assert_eq!(compared, 2 * (6 + 1));
+}

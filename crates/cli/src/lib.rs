@@ -125,6 +125,8 @@ pub struct AnalyzeSettings {
     pub read: ReadOptions,
     /// `--split-gates`.
     pub split_gates: bool,
+    /// `--base`: the base model an adapter's updates are merged into.
+    pub base: Option<std::path::PathBuf>,
 }
 
 impl AnalyzeSettings {
@@ -177,7 +179,13 @@ impl AnalyzeSettings {
                 t
             },
         };
-        Ok(Self { options, filter, read, split_gates: args.split_gates })
+        Ok(Self { options, filter, read, split_gates: args.split_gates, base: args.base.clone() })
+    }
+
+    /// With `--base`: `plan`'s LoRA updates merged into the base model and compared with its
+    /// weights ([`MergedReport`]); `None` without `--base`.
+    pub fn merged(&self, plan: &Plan<'_>, progress: &dyn Progress) -> anyhow::Result<Option<MergedReport>> {
+        self.base.as_deref().map(|base| merged_into(plan, base, &self.read, &self.options, progress)).transpose()
     }
 
     /// Adds the gate matrices to `plan` when asked for (with a warning when there are none), and
@@ -198,14 +206,25 @@ fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<u8> {
     settings.options.plot_data |= format == Format::Html;
     let mut plan = Plan::with_options(&args.paths, settings.filter.as_ref(), &settings.read)?;
     settings.prepare(&mut plan);
-    let options = settings.options;
+    let options = &settings.options;
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let progress = progress::Bar::new(show_progress);
-    let analysis = analyze(&plan, &options, &progress);
+    let analysis = analyze(&plan, options, &progress);
+    let merged = settings.merged(&plan, &progress)?;
     progress.finish();
 
     let columns: Vec<&str> = args.columns.iter().map(String::as_str).collect();
-    let text = svdiag_report::render(&analysis, format, &columns);
+    let mut text = svdiag_report::render(&analysis, format, &columns);
+    if let Some(m) = &merged {
+        match format {
+            Format::Json => text = svdiag_report::json::with_section(&text, "base", m.json.clone()),
+            Format::Table => {
+                text.push_str("\nmerged into the base model (A: W, B: W + ΔW):\n");
+                text.push_str(&m.table);
+            }
+            Format::Csv | Format::Html => {}
+        }
+    }
     let table_on_stdout = format == Format::Table && args.output.is_none();
     output::emit(args.output.as_deref(), text.as_bytes())?;
     if !table_on_stdout {
@@ -217,7 +236,66 @@ fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<u8> {
             }
         }
     }
-    Ok(if analysis.failed.is_empty() { 0 } else { 1 })
+    let merge_failed = merged.as_ref().is_some_and(|m| m.failed);
+    Ok(if analysis.failed.is_empty() && !merge_failed { 0 } else { 1 })
+}
+
+/// `--base`: the adapter's updates merged into the base model, compared with the base weights.
+pub struct MergedReport {
+    /// The comparison document (`svdiag compare`'s, with `merge_warnings` and `merge_failed`), the
+    /// analyze document's `base` section.
+    pub json: serde_json::Value,
+    /// The comparison as a table.
+    pub table: String,
+    /// Whether a matrix of either side failed.
+    pub failed: bool,
+}
+
+fn merged_into(
+    adapter: &Plan<'_>,
+    base: &std::path::Path,
+    read: &ReadOptions,
+    options: &AnalysisOptions,
+    progress: &dyn Progress,
+) -> anyhow::Result<MergedReport> {
+    use svdiag_analysis::InputSummary;
+    use svdiag_report::runs::Side;
+    if !adapter.tasks.iter().any(|t| t.lora.is_some()) {
+        anyhow::bail!("--base: the inputs hold no LoRA update to merge (give a PEFT adapter directory)");
+    }
+    let base_plan = Plan::with_options(&[base.to_path_buf()], None, read).context("--base")?;
+    let m = svdiag_analysis::merge::merge(adapter, &base_plan, base);
+    if m.base.tensors().is_empty() {
+        anyhow::bail!(
+            "--base: no update of the adapter matches a weight of {}: {}",
+            base.display(),
+            m.warnings.join("; ")
+        );
+    }
+    let given = base.display().to_string();
+    let summary = |how: &str| vec![InputSummary { path: given.clone(), resolved_as: how.into(), files: Vec::new() }];
+    let plan_a = Plan::from_sources(vec![m.base], summary("base weights W of the adapted modules"), None)?;
+    let plan_b = Plan::from_sources(vec![m.merged], summary("merged weights W + ΔW"), None)?;
+    let (a, b) = (analyze(&plan_a, options, progress), analyze(&plan_b, options, progress));
+    let c = svdiag_analysis::compare::Comparison::build(&a, &b);
+    let side =
+        |chosen: &str| Side { given: given.clone(), checkpoint: given.clone(), step: None, chosen: chosen.into() };
+    let (sa, sb) = (side("the base weights W of the adapted modules"), side("the merged weights W + ΔW"));
+    let mut json: serde_json::Value =
+        serde_json::from_str(&svdiag_report::runs::compare_json(&c, &sa, &sb, options)).context("comparison")?;
+    let failed: Vec<_> = a.failed.iter().chain(&b.failed).collect();
+    if let Some(doc) = json.as_object_mut() {
+        doc.insert("merge_warnings".into(), serde_json::json!(m.warnings));
+        doc.insert("merge_failed".into(), serde_json::json!(failed));
+    }
+    let mut table = svdiag_report::runs::compare_table(&c, &sa, &sb, "kl_uniform");
+    for w in &m.warnings {
+        table.push_str(&format!("warning: {w}\n"));
+    }
+    for f in &failed {
+        table.push_str(&format!("FAILED {} ({}): {}\n", f.name, f.file, f.error));
+    }
+    Ok(MergedReport { json, table, failed: !failed.is_empty() })
 }
 
 fn run_inspect(args: InspectArgs) -> anyhow::Result<u8> {

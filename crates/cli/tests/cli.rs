@@ -562,3 +562,25 @@ fn approx_estimates_only_where_cheaper_unless_always() {
     assert_eq!(doc["settings"]["approx"]["when"], "always");
     assert!(m["alpha"].is_null() && m["undefined"]["alpha"].is_string(), "fields SLQ does not give are explained");
 }
+
+#[test]
+fn base_merges_an_adapter_into_its_model_and_compares() {
+    let dir = reference_dir().join("../adapters");
+    let out = run(&dir, &["analyze", "lora", "--base", "lora_base", "-f", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    // the analyze document is unchanged, the comparison follows it
+    let keys: Vec<&str> = doc.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys.first(), Some(&"tool"));
+    assert_eq!(keys.last(), Some(&"base"));
+    let base = &doc["base"];
+    assert_eq!(base["command"], "compare");
+    assert_eq!(base["matrices"].as_array().unwrap().len(), 6);
+    assert!(base["merge_warnings"][0].as_str().unwrap().contains("model.layers.1.mlp.down_proj.weight"));
+    let table = run(&dir, &["analyze", "lora", "--base", "lora_base", "-f", "table"]);
+    assert!(table.stdout.contains("merged into the base model (A: W, B: W + ΔW)"), "{}", table.stdout);
+    // not an adapter: nothing to merge
+    let bad = run(&dir, &["analyze", "lora_base", "--base", "lora_base"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("--base: the inputs hold no LoRA update to merge"), "{}", bad.stderr);
+}

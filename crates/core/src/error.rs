@@ -46,6 +46,14 @@ pub enum CoreError {
     /// The matrix's entries are not at hand: only its singular values, computed elsewhere, are.
     #[error("the matrix's entries are not at hand (its spectrum was computed where they are)")]
     NoEntries,
+    /// Two matrices that must have one shape do not (a LoRA update and its base weight).
+    #[error("the update is {}×{} but the base weight is {}×{}", update[0], update[1], base[0], base[1])]
+    ShapeMismatch {
+        /// `[rows, cols]` of the update.
+        update: [usize; 2],
+        /// `[rows, cols]` of the base weight.
+        base: [usize; 2],
+    },
     /// The iterative SVD did not converge (never observed on finite input; reported, not hidden).
     #[error("the singular value decomposition of a {rows}×{cols} matrix did not converge")]
     NoConvergence {

@@ -80,6 +80,11 @@ impl Matrix {
         &self.data
     }
 
+    /// The row-major values, owned.
+    pub fn into_vec(self) -> Vec<f64> {
+        self.data
+    }
+
     /// `Wᵀ` as a column-major `cols × rows` faer view of the same memory (no copy).
     /// `Wᵀ` has the same singular values as `W`.
     pub fn transposed_view(&self) -> MatRef<'_, f64> {

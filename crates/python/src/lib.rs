@@ -204,7 +204,20 @@ fn column<'py>(py: Python<'py>, name: &str, values: &Values) -> PyResult<Bound<'
 /// An analysis as `(json, columns, failed)`: the document `svdiag analyze --format json` writes, the
 /// per-matrix columns of the CSV in order, and the number of failed matrices.
 fn result<'py>(py: Python<'py>, analysis: &Analysis, command: &'static str) -> PyResult<Bound<'py, PyTuple>> {
-    let json = svdiag_report::json::render_for(analysis, command);
+    result_with(py, analysis, command, None)
+}
+
+/// [`result`], with `analyze --base`'s section when there is one.
+fn result_with<'py>(
+    py: Python<'py>,
+    analysis: &Analysis,
+    command: &'static str,
+    base: Option<&svdiag_cli::MergedReport>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let mut json = svdiag_report::json::render_for(analysis, command);
+    if let Some(m) = base {
+        json = svdiag_report::json::with_section(&json, "base", m.json.clone());
+    }
     let columns = svdiag_report::columns::columns(analysis)
         .iter()
         .map(|c| column(py, c.name, &c.values))
@@ -244,13 +257,17 @@ fn analyze_plan<'py, 'a>(
     plan: impl FnOnce() -> Result<Plan<'a>, PlanError> + Send,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let watch = Watch::default();
-    let analysis = watched(py, &watch, progress.as_ref(), || -> Result<Analysis, PlanError> {
+    type Merged = Option<Result<svdiag_cli::MergedReport, String>>;
+    let (analysis, merged) = watched(py, &watch, progress.as_ref(), || -> Result<(Analysis, Merged), PlanError> {
         let mut plan = plan()?;
         settings.prepare(&mut plan);
-        Ok(analyze(&plan, &settings.options, &watch))
+        let analysis = analyze(&plan, &settings.options, &watch);
+        let merged = settings.merged(&plan, &watch).map_err(|e| format!("{e:#}")).transpose();
+        Ok((analysis, merged))
     })?
     .map_err(|e| plan_error(&e))?;
-    result(py, &analysis, "analyze")
+    let merged = merged.transpose().map_err(InvalidOptionError::new_err)?;
+    result_with(py, &analysis, "analyze", merged.as_ref())
 }
 
 /// A matrix given by its singular values: `(name, dtype, [rows, cols], singular_values, l12_norm, how)`.
@@ -270,6 +287,11 @@ fn analyze_tensors<'py>(
     spectra: Vec<SpectrumItem>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let settings = settings(&flags)?;
+    if settings.base.is_some() {
+        return Err(InvalidOptionError::new_err(
+            "base= merges a PEFT adapter's updates into a base model: give the adapter's directory or file, not weights in memory",
+        ));
+    }
     let mut memory = Vec::with_capacity(tensors.len());
     for (name, data, tag, shape) in &tensors {
         let bytes = data.as_slice().map_err(|e| PyValueError::new_err(format!("tensor '{name}': {e}")))?;

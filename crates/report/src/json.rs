@@ -229,6 +229,17 @@ impl<'a> Record<'a> {
     }
 }
 
+/// `document` (a rendered JSON object) with one more top-level field after the others, e.g.
+/// `analyze --base`'s comparison of the merged weights.
+pub fn with_section(document: &str, key: &str, value: serde_json::Value) -> String {
+    let mut doc: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(document).expect("a rendered document is a JSON object");
+    doc.insert(key.to_string(), value);
+    let mut s = serde_json::to_string_pretty(&doc).expect("report serializes");
+    s.push('\n');
+    s
+}
+
 /// Renders the whole analysis as one pretty-printed JSON document (with a final newline).
 pub fn render(analysis: &Analysis) -> String {
     render_for(analysis, "analyze")

@@ -15,6 +15,8 @@ Writes, next to this script, one directory per case, each holding an `adapter_co
   gpt2/       fan_in_fan_out (Conv1D bases): ΔW = (s·B·A)ᵀ
   ia3/        peft_type IA3: nothing analyzed, every tensor skipped with the reason
   noconfig/   LoRA factors without adapter_config.json: skipped, named
+<case>_base/model.safetensors for lora and gpt2: base weights W for `--base` (all but one of lora's
+updates), and merged_reference.json: the singular values and metrics of W and of W + ΔW in f64;
 and reference.json: for every update, the singular values and metrics of ΔW formed explicitly
 (s·B@A in f64, transposed where PEFT transposes it) by np.linalg.svd, with the NumPy version and
 the seed. ΔW has rank ≤ r by construction: its other singular values are exactly zero, where the SVD
@@ -90,6 +92,31 @@ def reference(delta, name):
             "metrics": metrics_from_singular_values(s, delta.shape, l12, "sigma", 2.0)}
 
 
+DELTAS = {}  # (case, base weight name) -> ΔW in f64, in the base weight's stored orientation
+
+
+def base_model(name, skip=(), extra=()):
+    """`<name>_base/model.safetensors`: an F32 base weight for every update of case `name` but those in
+    `skip`, plus `extra` weights no update touches; and the references of W and of W + ΔW (in f64)."""
+    rng = np.random.default_rng(SEED + 1)
+    tensors, refs = {}, []
+    for (case_name, weight), delta in sorted(DELTAS.items()):
+        if case_name != name:
+            continue
+        w = (rng.standard_normal(delta.shape) / math.sqrt(delta.shape[1])).astype(np.float32)
+        shape = {"model.conv.weight": (8, 3, 3, 3)}.get(weight, delta.shape)
+        if weight not in skip:
+            tensors[weight] = ("F32", w.reshape(shape))
+            base = w.astype(np.float64)
+            refs.append({"name": weight, "base": reference(base, weight), "merged": reference(base + delta, weight)})
+    for weight, shape in extra:
+        tensors[weight] = ("F32", rng.standard_normal(shape).astype(np.float32))
+    d = os.path.join(HERE, f"{name}_base")
+    os.makedirs(d, exist_ok=True)
+    write_safetensors(os.path.join(d, "model.safetensors"), tensors)
+    return refs
+
+
 def case(rng, name, cfg, modules, extra=None, dtype="F32", write_config=True):
     """modules: (module, kind, out, in_shape, rank); kind is linear, embedding or magnitude-linear."""
     d = os.path.join(HERE, name)
@@ -124,6 +151,7 @@ def case(rng, name, cfg, modules, extra=None, dtype="F32", write_config=True):
             if kind == "embedding" or cfg["fan_in_fan_out"]:
                 delta = delta.T
             refs.append(reference(delta, f"{module}.weight"))
+            DELTAS[(name, f"{module}.weight")] = delta
     for k, v in (extra or {}).items():
         tensors[k] = v
     write_safetensors(os.path.join(d, "adapter_model.safetensors"), tensors)
@@ -176,6 +204,14 @@ def main():
     case(rng, "noconfig", lora, [("model.layers.0.self_attn.q_proj", "linear", 32, (32,), 4)], write_config=False)
     with open(os.path.join(HERE, "reference.json"), "w") as f:
         json.dump({"numpy": np.__version__, "seed": SEED, "cases": refs}, f, indent=1)
+        f.write("\n")
+    # --base: base models of the lora and gpt2 cases (one update of lora without its base weight)
+    merged = {
+        "lora": base_model("lora", skip=("model.layers.1.mlp.down_proj.weight",), extra=[("lm_head.weight", (64, 32))]),
+        "gpt2": base_model("gpt2"),
+    }
+    with open(os.path.join(HERE, "merged_reference.json"), "w") as f:
+        json.dump({"numpy": np.__version__, "seed": SEED + 1, "cases": merged}, f, indent=1)
         f.write("\n")
 
 

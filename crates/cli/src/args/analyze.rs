@@ -34,9 +34,15 @@ in the svdiag repository.
 Exit codes: 0 all matrices analyzed; 1 some tensors failed (listed); 2 nothing analyzed (bad
 arguments, unreadable or invalid input, filter matching nothing).")]
 pub struct AnalyzeArgs {
-    /// Checkpoint files (safetensors, PyTorch, NumPy, GGUF, ONNX), model directories or PEFT adapter directories.
+    /// Checkpoint files (safetensors, PyTorch, NumPy, GGUF, ONNX, Keras), model directories or PEFT adapter directories.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+
+    /// With a LoRA adapter: also analyze the merged weights W + ΔW of the modules it adapts, W read
+    /// from this base model (a checkpoint or a model directory), and compare them with W as
+    /// `svdiag compare` does: the JSON's `base` section, and a second table.
+    #[arg(long, value_name = "MODEL")]
+    pub base: Option<PathBuf>,
 
     /// Output format [default: table on a terminal; else from the -o extension (.json, .csv,
     /// .html); else json]. html: one self-contained page with the plots (docs/report.md).

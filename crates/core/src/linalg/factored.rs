@@ -55,6 +55,27 @@ pub fn lora_update(b: &Matrix, a: &Matrix, scale: f64, transposed: bool) -> Resu
     }
 }
 
+/// `W + s·B·A` (or `W + (s·B·A)ᵀ` when `transposed`), row-major: a base weight merged with its LoRA
+/// update, formed in f64 (what `merge_and_unload` computes, without rounding to the storage dtype).
+///
+/// # Errors
+/// [`CoreError::ShapeMismatch`] when the update's shape is not `W`'s.
+pub fn merge_update(w: Matrix, b: &Matrix, a: &Matrix, scale: f64, transposed: bool) -> Result<Matrix, CoreError> {
+    let (b, a) = (b.transposed_view().transpose(), a.transposed_view().transpose());
+    let delta: Mat<f64> = if transposed { a.transpose() * b.transpose() * scale } else { b * a * scale };
+    if (delta.nrows(), delta.ncols()) != (w.rows(), w.cols()) {
+        return Err(CoreError::ShapeMismatch { update: [delta.nrows(), delta.ncols()], base: [w.rows(), w.cols()] });
+    }
+    let (rows, cols) = (w.rows(), w.cols());
+    let mut merged = w.into_vec();
+    for (i, row) in merged.chunks_exact_mut(cols.max(1)).enumerate() {
+        for (j, x) in row.iter_mut().enumerate() {
+            *x += delta[(i, j)];
+        }
+    }
+    Matrix::from_row_major(merged, rows, cols)
+}
+
 /// How much of an adapter's rank its update uses (the LoRA fields of a record).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct AdapterUse {
@@ -130,6 +151,21 @@ impl AdapterUse {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_merged_update_is_the_base_plus_the_formed_product() {
+        let w = Matrix::from_row_major(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3).unwrap();
+        let b = Matrix::from_row_major(vec![1.0, 2.0], 2, 1).unwrap(); // 2 × r, r = 1
+        let a = Matrix::from_row_major(vec![1.0, 0.0, -1.0], 1, 3).unwrap(); // r × 3
+        let m = merge_update(w.clone(), &b, &a, 0.5, false).unwrap();
+        assert_eq!(m.as_slice(), &[1.5, 2.0, 2.5, 5.0, 5.0, 5.0]);
+        // transposed: W is 3 × 2 and the update (s·B·A)ᵀ
+        let wt = Matrix::from_row_major(vec![0.0; 6], 3, 2).unwrap();
+        let t = merge_update(wt, &b, &a, 2.0, true).unwrap();
+        assert_eq!(t.as_slice(), &[2.0, 4.0, 0.0, 0.0, -2.0, -4.0]);
+        let bad = merge_update(w, &b, &Matrix::from_row_major(vec![1.0; 2], 1, 2).unwrap(), 1.0, false);
+        assert!(matches!(bad, Err(CoreError::ShapeMismatch { update: [2, 2], base: [2, 3] })));
+    }
+
     use super::*;
 
     fn formed(l: MatRef<'_, f64>, r: MatRef<'_, f64>, s: f64) -> (Vec<f64>, f64) {
