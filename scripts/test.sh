@@ -8,6 +8,8 @@
 #
 # Environment: SVDIAG_VENV (default .venv), SVDIAG_MODELS, the model cache (default /tmp/svdiag-models),
 # SVDIAG_TEST_TORCH=1 to install torch, lightning and accelerate and run the torch tests too.
+# The distributed tests start a two-node Ray cluster on the loopback interface (ray is installed
+# here); with SVDIAG_REQUIRE_RAY=1 (CI) they fail instead of skipping when Ray is missing.
 # The HTML report's browser tests drive the system's Chromium (Debian: apt-get install chromium)
 # through Playwright; without Chromium they skip with a message, and with SVDIAG_REQUIRE_BROWSER=1
 # (CI) they fail instead. Their screenshots go to SVDIAG_SCREENSHOTS (default target/report-screens).
@@ -24,7 +26,7 @@ cargo test --workspace --locked -- --include-ignored
 VENV="$(cd "$VENV" && pwd)"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check "maturin>=1.16,<2" "numpy>=1.24" "pandas>=2.1" \
   "pytest>=8" "ml-dtypes>=0.4" "h5py>=3.8" "polars>=1.3" "transformers>=4.40" mypy "playwright>=1.50" \
-  "tqdm>=4.66" "nbclient>=0.10" "nbformat>=5.9" ipykernel "ipywidgets>=8"
+  "tqdm>=4.66" "nbclient>=0.10" "nbformat>=5.9" ipykernel "ipywidgets>=8" "ray[default]>=2.40" psutil
 # the torch tests (tensors, modules, real HF and Lightning trainers) need torch, whose PyPI wheels
 # pull several GB of CUDA libraries: only with SVDIAG_TEST_TORCH=1 (CI sets it); they skip otherwise
 if [ "${SVDIAG_TEST_TORCH:-0}" = 1 ]; then

@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 mod adapter;
+pub mod cluster;
 pub mod compare;
 pub mod delta;
 pub mod diagnose;

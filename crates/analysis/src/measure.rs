@@ -91,13 +91,7 @@ pub(crate) fn measure(
         let spectrum = Spectrum::from_values(rows, cols, hit.singular_values);
         (Metrics::compute(&spectrum, hit.l12_norm, &options.metrics), Some(spectrum), Some(hit.route), hit.route_reason)
     } else {
-        let (spectrum, l12_norm, route, reason) = if options.method == Method::Svd {
-            let matrix = whole(&mut widened, src)?;
-            (Spectrum::of(matrix)?, matrix.l12_norm(), Route::Svd, None)
-        } else {
-            let out = gram::spectrum(src, &options.metrics)?;
-            (out.spectrum, out.l12_norm, out.route, (!out.reason.is_empty()).then_some(out.reason))
-        };
+        let (spectrum, l12_norm, route, reason) = exact(src, options, &mut widened)?;
         if let (Some(store), Some(key)) = (store, &key) {
             store.put(
                 key,
@@ -145,8 +139,8 @@ fn precomputed(p: &svdiag_formats::Precomputed, rows: usize, cols: usize, option
     Measured {
         metrics,
         spectrum: Some(spectrum),
-        route: Some(Route::Gram),
-        route_reason: Some(p.how.clone()),
+        route: Some(p.route.unwrap_or(Route::Gram)),
+        route_reason: (!p.how.is_empty()).then(|| p.how.clone()),
         approx: None,
     }
 }
@@ -163,6 +157,22 @@ pub fn measure_bytes(
     let values = bytes_of(bytes, dtype, rows.checked_mul(cols), rows, cols)?;
     let src = Stored::whole(values, rows, cols);
     measure(&src, dtype, options, None, &AtomicUsize::new(0))
+}
+
+/// The exact spectrum, by the method the options ask for: its `l12_norm`, route and the guard's
+/// reason (the matrix widened whole into `widened` when the route needs it).
+pub(crate) fn exact(
+    src: &Stored<'_>,
+    options: &AnalysisOptions,
+    widened: &mut Option<Matrix>,
+) -> Result<(Spectrum, f64, Route, Option<String>), CoreError> {
+    Ok(if options.method == Method::Svd {
+        let matrix = whole(widened, src)?;
+        (Spectrum::of(matrix)?, matrix.l12_norm(), Route::Svd, None)
+    } else {
+        let out = gram::spectrum(src, &options.metrics)?;
+        (out.spectrum, out.l12_norm, out.route, (!out.reason.is_empty()).then_some(out.reason))
+    })
 }
 
 /// The matrix widened to f64, computed on first use and kept for the other uses.

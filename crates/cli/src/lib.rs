@@ -14,6 +14,7 @@ mod args;
 mod output;
 mod progress;
 pub mod runs;
+pub mod sweep;
 
 use std::io::IsTerminal;
 
@@ -76,6 +77,17 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    let args: Vec<T> = args.into_iter().collect();
+    if args.iter().any(|a| {
+        let a: std::ffi::OsString = a.clone().into();
+        a == "--ray" || a.to_string_lossy().starts_with("--ray=")
+    }) {
+        eprintln!(
+            "error: --ray computes on a Ray cluster through the Python package: pip install it, and run the svdiag \
+             command it installs (python -m svdiag ... --ray ADDRESS)"
+        );
+        return 2;
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {

@@ -36,17 +36,24 @@ struct Session<'o> {
     /// A caller's observer (the Python package's progress and Ctrl-C): it replaces the bar on stderr,
     /// and its [`Progress::cancelled`] stops the command before its next matrix or checkpoint.
     observer: Option<&'o dyn Progress>,
+    /// Spectra computed elsewhere (a distributed sweep's): the matrices they cover are not read.
+    spectra: Option<&'o dyn svdiag_analysis::cluster::Spectra>,
+}
+
+/// The analysis options of a run command's settings.
+pub(crate) fn run_options(s: &RunSettings) -> AnalysisOptions {
+    AnalysisOptions {
+        metrics: svdiag_core::MetricOptions { normalization: s.normalization, q: s.q },
+        threads: s.threads,
+        method: s.method,
+        ..Default::default()
+    }
 }
 
 impl<'o> Session<'o> {
     fn new(s: &RunSettings, observer: Option<&'o dyn Progress>) -> anyhow::Result<Self> {
         let filter = s.filter.as_deref().map(regex::Regex::new).transpose().context("invalid --filter pattern")?;
-        let options = AnalysisOptions {
-            metrics: svdiag_core::MetricOptions { normalization: s.normalization, q: s.q },
-            threads: s.threads,
-            method: s.method,
-            ..Default::default()
-        };
+        let options = run_options(s);
         let store = if s.no_cache {
             None
         } else {
@@ -73,6 +80,7 @@ impl<'o> Session<'o> {
             computed: 0,
             reused: 0,
             observer,
+            spectra: None,
         })
     }
 
@@ -96,7 +104,10 @@ impl<'o> Session<'o> {
     /// Analyzes one checkpoint (file or model directory).
     fn analyze(&mut self, path: &Path) -> anyhow::Result<Analysis> {
         self.check_cancelled()?;
-        let plan = Plan::with_options(&[path.to_path_buf()], self.filter.as_ref(), &self.read)?;
+        let mut plan = Plan::with_options(&[path.to_path_buf()], self.filter.as_ref(), &self.read)?;
+        if let Some(spectra) = self.spectra {
+            plan.use_spectra(spectra);
+        }
         let progress = self.progress();
         let store = self.store.as_ref().map(|s| s as &dyn SpectrumStore);
         let analysis = svdiag_analysis::analyze_with_store(&plan, &self.options, progress.get(), store);
@@ -179,9 +190,14 @@ struct TrendOutcome<'o> {
     bad: Vec<String>,
 }
 
-fn trend_of<'o>(args: &TrendArgs, observer: Option<&'o dyn Progress>) -> anyhow::Result<TrendOutcome<'o>> {
+fn trend_of<'o>(
+    args: &TrendArgs,
+    observer: Option<&'o dyn Progress>,
+    spectra: Option<&'o dyn svdiag_analysis::cluster::Spectra>,
+) -> anyhow::Result<TrendOutcome<'o>> {
     let mut run = runs::discover(&args.paths)?;
     let mut session = Session::new(&args.settings, observer)?;
+    session.spectra = spectra;
     let total = run.checkpoints.len();
     let mut analyses = Vec::new();
     let mut kept = Vec::new();
@@ -214,7 +230,7 @@ fn trend_of<'o>(args: &TrendArgs, observer: Option<&'o dyn Progress>) -> anyhow:
 /// `svdiag trend`.
 pub fn run_trend(args: TrendArgs) -> anyhow::Result<u8> {
     let format = output_format(args.out.format, args.out.output.as_deref());
-    let TrendOutcome { trend, session, bad } = trend_of(&args, None)?;
+    let TrendOutcome { trend, session, bad } = trend_of(&args, None, None)?;
     let text = render_trend(&trend, format, &args.metric, &session.options);
     let table_on_stdout = format == Format::Table && args.out.output.is_none();
     output::emit(args.out.output.as_deref(), text.as_bytes())?;
@@ -396,7 +412,7 @@ fn watch_exit(session: &Session, any_alert: bool, any_failed: bool) -> u8 {
 
 /// One side of a comparison: a run directory (its last checkpoint, or the one at `step`) or a
 /// checkpoint.
-fn side(path: &Path, step: Option<u64>) -> anyhow::Result<Side> {
+pub(crate) fn side(path: &Path, step: Option<u64>) -> anyhow::Result<Side> {
     let given = path.display().to_string();
     if path.is_dir() {
         if let Ok(run) = runs::discover_dir(path) {
@@ -435,9 +451,14 @@ struct CompareOutcome<'o> {
     failed: Vec<svdiag_analysis::Failed>,
 }
 
-fn compare_of<'o>(args: &CompareArgs, observer: Option<&'o dyn Progress>) -> anyhow::Result<CompareOutcome<'o>> {
+fn compare_of<'o>(
+    args: &CompareArgs,
+    observer: Option<&'o dyn Progress>,
+    spectra: Option<&'o dyn svdiag_analysis::cluster::Spectra>,
+) -> anyhow::Result<CompareOutcome<'o>> {
     let (a, b) = (side(&args.a, args.step)?, side(&args.b, args.step)?);
     let mut session = Session::new(&args.settings, observer)?;
+    session.spectra = spectra;
     let analysis_a = session.analyze(Path::new(&a.checkpoint)).with_context(|| format!("A: {}", a.checkpoint))?;
     let analysis_b = session.analyze(Path::new(&b.checkpoint)).with_context(|| format!("B: {}", b.checkpoint))?;
     let comparison = svdiag_analysis::compare::Comparison::build(&analysis_a, &analysis_b);
@@ -451,7 +472,7 @@ fn compare_of<'o>(args: &CompareArgs, observer: Option<&'o dyn Progress>) -> any
 /// `svdiag compare`.
 pub fn run_compare(args: CompareArgs) -> anyhow::Result<u8> {
     let format = output_format(args.out.format, args.out.output.as_deref());
-    let CompareOutcome { comparison: c, a, b, session, failed } = compare_of(&args, None)?;
+    let CompareOutcome { comparison: c, a, b, session, failed } = compare_of(&args, None, None)?;
     let text = match format {
         Format::Table => svdiag_report::runs::compare_table(&c, &a, &b, &args.metric),
         Format::Json => svdiag_report::runs::compare_json(&c, &a, &b, &session.options),
@@ -534,23 +555,36 @@ pub enum Documents {
     Rendered(String, String, u8),
     /// `delta`: the analysis of the updates `W_B − W_A` (render it with command `delta`), the exit code.
     Delta(Box<Analysis>, u8),
+    /// `analyze` (a distributed sweep's): the analysis (render it with command `analyze`), the exit code.
+    Analyzed(Box<Analysis>, u8),
 }
 
 /// A run command (`trend`, `compare` or `delta`) computed as the command line computes it; nothing is
 /// written but warnings on stderr. `observer` is told of each checkpoint's matrices (no bar is drawn)
 /// and stops the command when it asks to (the command then fails with [`CANCELLED`]).
 pub fn documents(args: crate::args::Command, observer: &dyn Progress) -> anyhow::Result<Documents> {
+    documents_with(args, observer, None)
+}
+
+/// [`documents`], with the spectra a distributed sweep computed (`trend` and `compare`): the
+/// matrices they cover are not read again.
+pub fn documents_with<'o>(
+    args: crate::args::Command,
+    observer: &'o dyn Progress,
+    spectra: Option<&'o dyn svdiag_analysis::cluster::Spectra>,
+) -> anyhow::Result<Documents> {
     let observer = Some(observer);
     use crate::args::Command;
     Ok(match args {
         Command::Trend(a) => {
-            let TrendOutcome { trend, session, bad } = trend_of(&a, observer)?;
+            let TrendOutcome { trend, session, bad } = trend_of(&a, observer, spectra)?;
             let code = exit_code(&trend, !bad.is_empty());
             let json = svdiag_report::runs::trend_json(&trend, &session.options);
             Documents::Rendered(json, svdiag_report::runs::trend_csv(&trend), code)
         }
         Command::Compare(a) => {
-            let CompareOutcome { comparison: c, a: side_a, b: side_b, session, failed } = compare_of(&a, observer)?;
+            let CompareOutcome { comparison: c, a: side_a, b: side_b, session, failed } =
+                compare_of(&a, observer, spectra)?;
             let json = svdiag_report::runs::compare_json(&c, &side_a, &side_b, &session.options);
             Documents::Rendered(json, svdiag_report::runs::compare_csv(&c), u8::from(!failed.is_empty()))
         }

@@ -129,7 +129,12 @@ mod tests {
         assert_eq!(e, "<memory>: tensor 'w': 24 bytes cannot hold a [2, 4] tensor of F32 (32 bytes expected)");
         let huge = MemoryTensor { shape: vec![usize::MAX, 2], ..ok.clone() };
         assert!(MemorySource::new("<memory>", vec![huge]).unwrap_err().to_string().contains("more elements"));
-        let p = |values: Vec<f64>| Precomputed { singular_values: values, l12_norm: 1.0, how: "elsewhere".into() };
+        let p = |values: Vec<f64>| Precomputed {
+            singular_values: values,
+            l12_norm: 1.0,
+            how: "elsewhere".into(),
+            route: None,
+        };
         let spectrum = MemoryTensor { data: MemoryData::Spectrum(p(vec![2.0, 1.0])), ..ok.clone() };
         let src = MemorySource::new("<memory>", vec![spectrum.clone()]).unwrap();
         assert_eq!(src.tensors()[0].byte_len, 24);

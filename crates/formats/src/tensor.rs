@@ -57,8 +57,11 @@ pub struct Precomputed {
     pub singular_values: Vec<f64>,
     /// `Σ_j ‖W_{:,j}‖₂` of the matrix as analyzed.
     pub l12_norm: f64,
-    /// Where and how they were computed (the record's `route_reason`).
+    /// Where and how they were computed (the record's `route_reason`; none when empty).
     pub how: String,
+    /// The route that computed them, when it is one of svdiag's own (a spectrum computed on
+    /// another machine of a cluster); `None`: the Gram route of a device.
+    pub route: Option<svdiag_core::linalg::gram::Route>,
 }
 
 /// A checkpoint file opened for reading: its tensors and their data.

@@ -22,6 +22,8 @@ use svdiag_formats::memory::{MemoryData, MemorySource, MemoryTensor};
 use svdiag_formats::FormatError;
 use svdiag_report::columns::Values;
 
+mod sweep;
+
 /// The exception classes, defined in Python (`svdiag/exceptions.py`) so that each can also derive
 /// from the matching builtin (`FileNotFoundError`, `ValueError`, …).
 mod exceptions {
@@ -303,7 +305,7 @@ fn analyze_tensors<'py>(
         });
     }
     for (name, tag, shape, singular_values, l12_norm, how) in spectra {
-        let data = MemoryData::Spectrum(svdiag_formats::Precomputed { singular_values, l12_norm, how });
+        let data = MemoryData::Spectrum(svdiag_formats::Precomputed { singular_values, l12_norm, how, route: None });
         memory.push(MemoryTensor { name, dtype: dtype(&tag)?, shape, data });
     }
     let n = memory.len();
@@ -451,6 +453,11 @@ fn run_command<'py>(py: Python<'py>, argv: Vec<String>, progress: Option<Py<PyAn
             svdiag_cli::DocumentsError::Usage(msg) => InvalidOptionError::new_err(msg),
             svdiag_cli::DocumentsError::Failed(e) => command_error(&e),
         })?;
+    documents_tuple(py, documents)
+}
+
+/// A run command's documents as Python values (see [`run_command`]).
+fn documents_tuple(py: Python<'_>, documents: svdiag_cli::runs::Documents) -> PyResult<Bound<'_, PyTuple>> {
     match documents {
         svdiag_cli::runs::Documents::Rendered(json, csv, code) => PyTuple::new(
             py,
@@ -461,13 +468,17 @@ fn run_command<'py>(py: Python<'py>, argv: Vec<String>, progress: Option<Py<PyAn
                 code.into_pyobject(py)?.into_any(),
             ],
         ),
-        svdiag_cli::runs::Documents::Delta(analysis, _) => {
-            let out = result(py, &analysis, "delta")?;
-            let items: Vec<Bound<'py, PyAny>> =
-                std::iter::once("analysis".into_pyobject(py)?.into_any()).chain(out.iter()).collect();
-            PyTuple::new(py, items)
-        }
+        svdiag_cli::runs::Documents::Delta(analysis, _) => analysis_tuple(py, &analysis, "delta"),
+        svdiag_cli::runs::Documents::Analyzed(analysis, _) => analysis_tuple(py, &analysis, "analyze"),
     }
+}
+
+/// `("analysis", json, columns, failed)`.
+fn analysis_tuple<'py>(py: Python<'py>, analysis: &Analysis, command: &'static str) -> PyResult<Bound<'py, PyTuple>> {
+    let out = result(py, analysis, command)?;
+    let items: Vec<Bound<'_, PyAny>> =
+        std::iter::once("analysis".into_pyobject(py)?.into_any()).chain(out.iter()).collect();
+    PyTuple::new(py, items)
 }
 
 /// `svdiag inspect PATHS` as its JSON document; `flags` as for `analyze` (only `--filter` and
@@ -514,6 +525,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gram_verdict, m)?)?;
     m.add_function(wrap_pyfunction!(inspect_paths, m)?)?;
     m.add_function(wrap_pyfunction!(run_command, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep::sweep_tasks, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep::sweep_compute, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep::sweep_documents, m)?)?;
+    m.add_class::<sweep::SweepStore>()?;
     m.add_function(wrap_pyfunction!(cli, m)?)?;
     m.add_function(wrap_pyfunction!(render_html, m)?)?;
     m.add_function(wrap_pyfunction!(metric_fields, m)?)?;

@@ -48,6 +48,70 @@ CREATE TABLE IF NOT EXISTS spectra (
     created_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );";
 
+/// Where keys were found: a tensor of a file as it was (size and modification time), under the
+/// settings of its key. Added to stores of schema 1 when they are opened (an older svdiag ignores
+/// it), so that a distributed sweep resumes without reading what it already computed.
+const LOCATIONS: &str = "
+CREATE TABLE IF NOT EXISTS locations (
+    path     TEXT NOT NULL,
+    size     INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    tensor   TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    key      BLOB NOT NULL,
+    rows     INTEGER NOT NULL,
+    cols     INTEGER NOT NULL,
+    PRIMARY KEY (path, size, mtime_ns, tensor, settings)
+);";
+
+/// A tensor of a file as it was when its key was computed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file's path, as the sweep named it.
+    pub path: String,
+    /// The file's size in bytes.
+    pub size: u64,
+    /// The file's modification time, in nanoseconds since the epoch.
+    pub mtime_ns: i64,
+    /// The tensor's name.
+    pub tensor: String,
+    /// The settings of its key and the version that computed it ([`svdiag_analysis::cluster::settings`]).
+    pub settings: String,
+}
+
+impl Location {
+    /// Tensor `tensor` of the file at `path` as it is now (its size and modification time), under
+    /// `settings`; `None` when the file cannot be read.
+    pub fn of_file(path: &Path, tensor: &str, settings: &str) -> Option<Self> {
+        let meta = std::fs::metadata(path).ok()?;
+        let mtime = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+        Some(Self {
+            path: path.display().to_string(),
+            size: meta.len(),
+            mtime_ns: i64::try_from(mtime.as_nanos()).ok()?,
+            tensor: tensor.to_string(),
+            settings: settings.to_string(),
+        })
+    }
+}
+
+/// The spectra a distributed sweep stored, found by their files' locations: what the driver
+/// assembles its documents from ([`svdiag_analysis::cluster::Spectra`]).
+pub struct Located<'s> {
+    /// The store.
+    pub store: &'s Store,
+    /// The settings of the sweep ([`svdiag_analysis::cluster::settings`]).
+    pub settings: String,
+}
+
+impl svdiag_analysis::cluster::Spectra for Located<'_> {
+    fn spectrum(&self, path: &Path, info: &svdiag_formats::TensorInfo) -> Option<StoredSpectrum> {
+        let location = Location::of_file(path, &info.name, &self.settings)?;
+        let key = self.store.location(&location)?;
+        self.store.get(&key)
+    }
+}
+
 /// Why a store could not be used.
 #[derive(Debug)]
 pub enum StoreError {
@@ -156,8 +220,11 @@ impl Store {
         let version: i32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(fail)?;
         if app == 0 {
             tx.execute_batch(SCHEMA).map_err(fail)?;
+            tx.execute_batch(LOCATIONS).map_err(fail)?;
             tx.pragma_update(None, "application_id", APPLICATION_ID).map_err(fail)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(fail)?;
+        } else if version == SCHEMA_VERSION {
+            tx.execute_batch(LOCATIONS).map_err(fail)?;
         } else if version != SCHEMA_VERSION {
             return Err((
                 StoreError::Foreign {
@@ -170,6 +237,46 @@ impl Store {
             ));
         }
         tx.commit().map_err(fail)
+    }
+
+    /// Records that `location` holds the matrix of `key` (durable when it returns).
+    pub fn put_location(&self, location: &Location, key: &Key) {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let done = conn.execute(
+            "INSERT OR REPLACE INTO locations (path, size, mtime_ns, tensor, settings, key, rows, cols)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                location.path,
+                location.size as i64,
+                location.mtime_ns,
+                location.tensor,
+                location.settings,
+                &key.hash[..],
+                key.rows as i64,
+                key.cols as i64
+            ],
+        );
+        drop(conn);
+        if let Err(e) = done {
+            self.problem(format!("cannot store the location of {}: {e}", key.hex()));
+        }
+    }
+
+    /// The key recorded for `location`, if any.
+    pub fn location(&self, location: &Location) -> Option<Key> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let row = conn
+            .query_row(
+                "SELECT key, rows, cols FROM locations
+                 WHERE path = ?1 AND size = ?2 AND mtime_ns = ?3 AND tensor = ?4 AND settings = ?5",
+                params![location.path, location.size as i64, location.mtime_ns, location.tensor, location.settings],
+                |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)),
+            )
+            .optional()
+            .ok()
+            .flatten()?;
+        let (hash, rows, cols) = row;
+        Some(Key { hash: hash.try_into().ok()?, rows: usize::try_from(rows).ok()?, cols: usize::try_from(cols).ok()? })
     }
 
     /// The store's path.
@@ -308,6 +415,27 @@ mod tests {
             route: Route::GramRefined,
             route_reason: Some("why".into()),
         }
+    }
+
+    #[test]
+    fn a_location_finds_its_key_while_the_file_is_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.sqlite3")).unwrap();
+        let file = dir.path().join("model.safetensors");
+        std::fs::write(&file, b"some bytes").unwrap();
+        let here = Location::of_file(&file, "w", "settings").unwrap();
+        assert_eq!(store.location(&here), None);
+        store.put_location(&here, &key(7, 3, 2));
+        assert_eq!(store.location(&here), Some(key(7, 3, 2)));
+        // another tensor, other settings, or the file changed: not found
+        assert_eq!(store.location(&Location { tensor: "v".into(), ..here.clone() }), None);
+        assert_eq!(store.location(&Location { settings: "other".into(), ..here.clone() }), None);
+        std::fs::write(&file, b"other, longer bytes").unwrap();
+        assert_eq!(store.location(&Location::of_file(&file, "w", "settings").unwrap()), None);
+        // a reopened store still has it
+        drop(store);
+        let store = Store::open(&dir.path().join("s.sqlite3")).unwrap();
+        assert_eq!(store.location(&here), Some(key(7, 3, 2)));
     }
 
     #[test]
