@@ -116,9 +116,16 @@ def test_a_plain_data_global_is_refused_with_the_python_option_to_allow_it():
 
 
 def test_an_unsupported_format(tmp_path):
-    path = tmp_path / "model.h5"
-    path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(64))
+    path = tmp_path / "model.pkl"  # a plain pickle, not written by torch.save
+    path.write_bytes(b"\x80\x04\x95" + bytes(64))
     with pytest.raises(UnsupportedFormatError, match="not supported yet"):
+        svdiag.analyze(str(path), progress=False)
+
+
+def test_a_hdf5_file_outside_the_supported_subset_names_the_feature(tmp_path):
+    path = tmp_path / "model.h5"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n\x02" + bytes(64))  # superblock version 2
+    with pytest.raises(InvalidCheckpointError, match="superblock version 2 is not supported"):
         svdiag.analyze(str(path), progress=False)
 
 
