@@ -508,6 +508,12 @@ def trend(
     :func:`run` (the bar counts the matrices of every checkpoint read so far). Alerts do not raise:
     they are in ``Trend.alerts``. Ctrl-C stops the command before its next matrix
     (``KeyboardInterrupt``); spectra already computed stay in the result store."""
+    _, text, csv_text, _ = _run_command(_trend_argv(run, alerts, drifts, no_alerts, options), progress)
+    return Trend(text, csv_text)
+
+
+def _trend_argv(run: Any, alerts: Sequence[str], drifts: Sequence[str], no_alerts: bool, options: dict[str, Any]) -> list[str]:
+    """``svdiag trend``'s command line for :func:`trend`'s arguments."""
     argv = ["trend", *_paths(run), *_run_flags(**options)]
     for rule in alerts:
         argv += ["--alert", rule]
@@ -515,8 +521,15 @@ def trend(
         argv += ["--drift", rule]
     if no_alerts:
         argv.append("--no-alerts")
-    _, text, csv_text, _ = _run_command(argv, progress)
-    return Trend(text, csv_text)
+    return argv
+
+
+def _compare_argv(a: Any, b: Any, step: int | None, options: dict[str, Any]) -> list[str]:
+    """``svdiag compare``'s command line for :func:`compare`'s arguments."""
+    argv = ["compare", *_paths(a), *_paths(b), *_run_flags(**options)]
+    if step is not None:
+        argv += ["--step", str(step)]
+    return argv
 
 
 def _run_command(argv: list[str], progress: Progress) -> tuple[Any, ...]:
@@ -527,10 +540,7 @@ def _run_command(argv: list[str], progress: Progress) -> tuple[Any, ...]:
 def compare(a: Any, b: Any, *, step: int | None = None, progress: Progress = None, **options: Any) -> Comparison:
     """Two checkpoints, or two runs (their last checkpoints, or those at ``step``), matrix by matrix,
     with a verdict per metric, as ``svdiag compare``. Options, progress and Ctrl-C as for :func:`trend`."""
-    argv = ["compare", *_paths(a), *_paths(b), *_run_flags(**options)]
-    if step is not None:
-        argv += ["--step", str(step)]
-    _, text, csv_text, _ = _run_command(argv, progress)
+    _, text, csv_text, _ = _run_command(_compare_argv(a, b, step, options), progress)
     return Comparison(text, csv_text)
 
 

@@ -32,7 +32,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from . import Comparison, Progress, Report, Trend, _flags, _native, _paths, _run_flags
+from . import Comparison, Progress, Report, Trend, _compare_argv, _flags, _native, _paths, _trend_argv
 from ._progress import progress_of
 
 __all__ = ["analyze", "compare", "run", "trend", "connect"]
@@ -238,13 +238,7 @@ def trend(
     **options: Any,
 ) -> Trend:
     """:func:`svdiag.trend` on a Ray cluster: every matrix of every checkpoint is a task."""
-    argv = ["trend", *_paths(run_), *_run_flags(**options)]
-    for rule in alerts:
-        argv += ["--alert", rule]
-    for rule in drifts:
-        argv += ["--drift", rule]
-    if no_alerts:
-        argv.append("--no-alerts")
+    argv = _trend_argv(run_, alerts, drifts, no_alerts, options)
     _, text, csv_text, _ = _sweep(argv, address=address, store=store, progress=progress,
                                   threads_per_task=threads_per_task, retries=retries)
     return Trend(text, csv_text)
@@ -263,9 +257,7 @@ def compare(
     **options: Any,
 ) -> Comparison:
     """:func:`svdiag.compare` on a Ray cluster."""
-    argv = ["compare", *_paths(a), *_paths(b), *_run_flags(**options)]
-    if step is not None:
-        argv += ["--step", str(step)]
+    argv = _compare_argv(a, b, step, options)
     _, text, csv_text, _ = _sweep(argv, address=address, store=store, progress=progress,
                                   threads_per_task=threads_per_task, retries=retries)
     return Comparison(text, csv_text)

@@ -38,15 +38,29 @@ import h5py
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _adapters_generator():
+    """tests/data/adapters/generate.py, for its bf16_bits (round-to-nearest-even f32 → bfloat16 bits)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("adapters_generate", os.path.join(HERE, "..", "adapters", "generate.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+bf16_bits = _adapters_generator().bf16_bits
+
 HOSTILE = os.path.join(HERE, "..", "hostile", "keras")
 SEED = 20261130
 
 
-def bf16_bits(x):
-    """Round-to-nearest-even f32 → bfloat16 bit patterns (uint16), and the values they hold."""
-    b = np.asarray(x, dtype=np.float32).view(np.uint32)
-    bits = ((b + 0x7FFF + ((b >> 16) & 1)) >> 16).astype(np.uint16)
-    return bits, (bits.astype(np.uint32) << 16).view(np.float32)
+def member(name, compression=zipfile.ZIP_STORED):
+    """A zip member with a fixed date, so that the archives are the same at every run."""
+    info = zipfile.ZipInfo(name, date_time=(2026, 11, 30, 0, 0, 0))
+    info.compress_type = compression
+    return info
 
 
 def keras3_layers(rng):
@@ -154,9 +168,9 @@ def main():
     with open(os.path.join(HERE, "keras3.weights.h5"), "rb") as h5:
         weights = h5.read()
     with zipfile.ZipFile(os.path.join(HERE, "model.keras"), "w", zipfile.ZIP_STORED) as z:
-        z.writestr("metadata.json", json.dumps({"keras_version": "3.15.1", "date_saved": "2026-11-30"}))
-        z.writestr("config.json", json.dumps({"class_name": "Functional", "config": {"name": "functional"}}))
-        z.writestr("model.weights.h5", weights)
+        z.writestr(member("metadata.json"), json.dumps({"keras_version": "3.15.1", "date_saved": "2026-11-30"}))
+        z.writestr(member("config.json"), json.dumps({"class_name": "Functional", "config": {"name": "functional"}}))
+        z.writestr(member("model.weights.h5"), weights)
 
     # Keras 2 model.save: model_weights/<layer>/<layer>/<weight>, model_config, optimizer_weights
     g = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
@@ -208,6 +222,7 @@ def main():
         space = h5py.h5s.create_simple(compact.shape)
         plist = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
         plist.set_layout(h5py.h5d.COMPACT)
+        plist.set_obj_track_times(False)  # no timestamp: the file is the same at every run
         dset = h5py.h5d.create(f.id, b"weights/compact", h5py.h5t.IEEE_F64LE, space, plist)
         dset.write(h5py.h5s.ALL, h5py.h5s.ALL, np.ascontiguousarray(compact))
     refs["plain.h5"] = [reference("weights/big_endian", big.astype("<f4"), "F32"),
@@ -306,7 +321,7 @@ def hostile(rng):
 
     # a .keras whose model.weights.h5 is deflated although Keras stores it
     with zipfile.ZipFile(out("deflated_member.keras"), "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("model.weights.h5", bytes(base))
+        z.writestr(member("model.weights.h5", zipfile.ZIP_DEFLATED), bytes(base))
     # a vlen string attribute whose global heap object is missing
     vbuf = io.BytesIO()
     with h5py.File(vbuf, "w") as f:
