@@ -61,8 +61,9 @@ def connect(address: str | None = None, **init: Any) -> None:
         ray.init(address=address, **init)
 
 
-def _compute(argv: list[str], path: str, tensor: int, threads: int) -> dict[str, Any]:
-    """One task, on a worker: the spectrum of tensor ``tensor`` of ``path`` (or its error)."""
+def _compute(argv: list[str], path: str, tensor: int, threads: int, known: Any = None) -> dict[str, Any]:
+    """One task, on a worker: the spectrum of tensor ``tensor`` of ``path`` (or its error); only its
+    key when the key is one of ``known`` (the keys the store had when the sweep began)."""
     from svdiag import _native as native
 
     # tests only: tasks that say which process runs them, and last long enough to be interrupted
@@ -73,7 +74,7 @@ def _compute(argv: list[str], path: str, tensor: int, threads: int) -> dict[str,
         import time
 
         time.sleep(int(os.environ["SVDIAG_TEST_TASK_SLEEP_MS"]) / 1000)
-    return native.sweep_compute(argv, path, tensor, threads)
+    return native.sweep_compute(argv, path, tensor, threads, known)
 
 
 def _default_store() -> str:
@@ -86,17 +87,20 @@ def _default_store() -> str:
 
 
 class Sweep:
-    """What one sweep did: tasks planned, skipped (already stored), computed, failed (with errors)."""
+    """What one sweep did, in tasks: planned; skipped (their file and tensor were stored: not
+    scheduled); known (scheduled, but their content was stored: hashed, not computed); computed;
+    failed (with their errors)."""
 
     def __init__(self) -> None:
         self.planned = 0
         self.skipped = 0
+        self.known = 0
         self.computed = 0
         self.failed: list[dict[str, str]] = []
 
     def __repr__(self) -> str:
-        return (f"Sweep(planned={self.planned}, skipped={self.skipped}, computed={self.computed}, "
-                f"failed={len(self.failed)})")
+        return (f"Sweep(planned={self.planned}, skipped={self.skipped}, known={self.known}, "
+                f"computed={self.computed}, failed={len(self.failed)})")
 
 
 #: The last sweep's counts (for a caller that wants to know what was computed).
@@ -172,9 +176,12 @@ def _compute_and_assemble(
         if todo:
             connect(address)
             remote = ray.remote(_compute)
+            # the stored keys, once in the object store: a task whose tensor hashes to one of them
+            # (a frozen layer, a copied checkpoint) returns its key without computing
+            known = ray.put(set(st.keys()))
             pending = {
                 remote.options(num_cpus=threads_per_task, memory=int(t["memory"]), max_retries=retries,
-                               retry_exceptions=False).remote(argv, t["path"], t["tensor"], threads_per_task): t
+                               retry_exceptions=False).remote(argv, t["path"], t["tensor"], threads_per_task, known): t
                 for t in todo
             }
             while pending:
@@ -189,7 +196,10 @@ def _compute_and_assemble(
                         sweep.failed.append({"path": t["path"], "name": t["name"], "error": result["error"]})
                     else:
                         st.put(t["path"], t["name"], result)
-                        sweep.computed += 1
+                        if result.get("known"):
+                            sweep.known += 1
+                        else:
+                            sweep.computed += 1
                     if on_result is not None:
                         on_result(t)
                     done, bytes_done = done + 1, bytes_done + t["bytes"]

@@ -194,3 +194,51 @@ def test_the_command_line_takes_ray(cluster, tmp_path):
     assert "12 computed on the cluster" in p.stderr, p.stderr
     assert out.read_text() == svdiag.trend(run, cache=False).to_json()
     assert _store_entries(tmp_path / "store.sqlite3") == 2 * len(STEPS) + 1  # the command's --cache
+
+
+def test_a_copied_checkpoint_is_hashed_not_computed_and_progress_counts_every_task(cluster, tmp_path):
+    import shutil
+
+    run = _run(tmp_path / "run")
+    store = tmp_path / "store.sqlite3"
+    sd.run(run / "checkpoint-100", store=store, progress=False)
+    copy = tmp_path / "copy"
+    shutil.copytree(run / "checkpoint-100", copy)
+    calls = []
+    report = sd.run(copy, store=store, progress=lambda *counts: calls.append(counts))
+    # another path: scheduled; the same bytes: each task hashes to a stored key and computes nothing
+    assert (sd.last_sweep.planned, sd.last_sweep.known, sd.last_sweep.computed) == (3, 3, 0)
+    assert report.to_json() == svdiag.run(copy, progress=False).to_json()
+    done, total, bytes_done, bytes_total = calls[-1]
+    assert (done, total) == (3, 3) and bytes_done == bytes_total > 0
+    assert all(a[0] <= b[0] for a, b in zip(calls, calls[1:])), "done never decreases"
+
+
+def test_a_node_lost_mid_sweep_loses_nothing(cluster, tmp_path):
+    """A third node joins; the tasks are slow and say which process runs them; the node is removed
+    (not gracefully) while one of its workers runs a task: Ray runs its tasks again on the others."""
+    psutil = pytest.importorskip("psutil")
+    run = _run(tmp_path / "run")
+    store = tmp_path / "store.sqlite3"
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    node = cluster.add_node(num_cpus=2, object_store_memory=128 << 20)
+    cluster.wait_for_nodes()
+    raylet = node.all_processes["raylet"][0].process.pid
+    out = tmp_path / "trend.json"
+    driver = _driver(tmp_path, run, store, {"SVDIAG_TEST_TASK_SLEEP_MS": "2000", "SVDIAG_TEST_PID_DIR": str(pids)}, out)
+
+    def on_the_node():
+        workers = {p.pid for p in psutil.Process(raylet).children(recursive=True)}
+        return [p for p in pids.iterdir() if int(p.name) in workers]
+
+    deadline = time.time() + 120
+    while time.time() < deadline and not on_the_node():
+        time.sleep(0.05)
+    assert on_the_node(), "no task ran on the new node"
+    cluster.remove_node(node, allow_graceful=False)
+    stdout, stderr = driver.communicate(timeout=300)
+    assert driver.returncode == 0, stderr
+    assert "failed=0" in stdout, stdout
+    assert out.read_text() == svdiag.trend(run, cache=False).to_json()
+    assert _store_entries(store) == 2 * len(STEPS) + 1

@@ -67,13 +67,16 @@ pub fn settings(options: &AnalysisOptions) -> String {
 }
 
 /// Tensor `tensor` of checkpoint file `path`: its content key and exact spectrum, as a local run
-/// computes and stores them. An error is the tensor's (bad data, unreadable), in words.
+/// computes and stores them; only the key when `known` says the store has it (the same tensor in
+/// another file: a frozen layer, a copied checkpoint). An error is the tensor's (bad data,
+/// unreadable), in words.
 pub fn compute(
     path: &Path,
     tensor: usize,
     options: &AnalysisOptions,
     read: &svdiag_formats::ReadOptions,
-) -> Result<(Key, StoredSpectrum), String> {
+    known: &(dyn Fn(&Key) -> bool + Sync),
+) -> Result<(Key, Option<StoredSpectrum>), String> {
     let source = svdiag_formats::open_with(path, read).map_err(|e| e.to_string())?;
     let plan = Plan::from_sources(vec![source], Vec::new(), None).map_err(|e| e.to_string())?;
     let task = plan
@@ -83,6 +86,9 @@ pub fn compute(
         .ok_or_else(|| format!("{}: tensor #{tensor} is not a matrix to analyze", path.display()))?;
     with_stored(&plan, task, |src, info, file| {
         let key = crate::store::key(src, info.dtype, options);
+        if known(&key) {
+            return Ok((key, None));
+        }
         let (spectrum, l12_norm, route, route_reason) = crate::measure::exact(src, options, &mut None)
             .map_err(|e| crate::record::failed(info, file, e.to_string()))?;
         let spectrum = StoredSpectrum {
@@ -93,7 +99,7 @@ pub fn compute(
             route,
             route_reason,
         };
-        Ok((key, spectrum))
+        Ok((key, Some(spectrum)))
     })
     .map_err(|f| f.error)
 }

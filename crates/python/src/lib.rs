@@ -14,15 +14,19 @@ use std::time::Duration;
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use pyo3::types::{PyDict, PyList, PyTuple};
+use svdiag_analysis::store::{Key, SpectrumStore, StoredSpectrum};
 use svdiag_analysis::{analyze, Analysis, FileSummary, InputSummary, Plan, PlanError, Progress};
+use svdiag_cli::sweep::{sweep_of, Sweep};
 use svdiag_cli::AnalyzeSettings;
+use svdiag_cli::DocumentsError;
+use svdiag_core::linalg::gram::Route;
 use svdiag_core::{CoreError, Dtype, Spectrum};
 use svdiag_formats::memory::{MemoryData, MemorySource, MemoryTensor};
 use svdiag_formats::FormatError;
 use svdiag_report::columns::Values;
-
-mod sweep;
+use svdiag_store::{Location, Store};
 
 /// The exception classes, defined in Python (`svdiag/exceptions.py`) so that each can also derive
 /// from the matching builtin (`FileNotFoundError`, `ValueError`, …).
@@ -515,6 +519,190 @@ fn metric_fields() -> (Vec<&'static str>, Vec<&'static str>) {
 }
 
 /// The native module.
+// ---- svdiag.distributed: a command's matrices as tasks, one task computed (in a cluster's worker,
+// with the GIL released), the driver's result store, and the command's documents assembled from
+// that store. The algorithms are the core's; this only converts.
+fn sweep(argv: Vec<String>) -> PyResult<Sweep> {
+    sweep_of(argv).map_err(documents_error)
+}
+
+fn documents_error(e: DocumentsError) -> PyErr {
+    match e {
+        DocumentsError::Usage(msg) => InvalidOptionError::new_err(msg),
+        DocumentsError::Failed(e) => command_error(&e),
+    }
+}
+
+/// The tasks of a command line (`["trend", RUN, ...flags]`, `compare` or `analyze`): one dict per
+/// matrix (`path`, `tensor`, `name`, `rows`, `cols`, `bytes`, `cost`, `memory`), and the settings
+/// string its results are stored under.
+#[pyfunction]
+fn sweep_tasks<'py>(py: Python<'py>, argv: Vec<String>) -> PyResult<Bound<'py, PyTuple>> {
+    let s = sweep(argv)?;
+    let tasks = py.detach(|| s.tasks()).map_err(documents_error)?;
+    let list = tasks
+        .iter()
+        .map(|t| {
+            let d = PyDict::new(py);
+            d.set_item("path", t.path.display().to_string())?;
+            d.set_item("tensor", t.tensor)?;
+            d.set_item("name", &t.name)?;
+            d.set_item("rows", t.rows)?;
+            d.set_item("cols", t.cols)?;
+            d.set_item("bytes", t.bytes)?;
+            d.set_item("cost", t.cost)?;
+            d.set_item("memory", t.memory)?;
+            Ok(d)
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    PyTuple::new(
+        py,
+        [
+            list.into_pyobject(py)?.into_any(),
+            svdiag_analysis::cluster::settings(&s.options).into_pyobject(py)?.into_any(),
+        ],
+    )
+}
+
+/// Computes one task (`path`, `tensor` index) with the options of `argv` on `threads` threads,
+/// with the GIL released: `{"key", "rows", "cols", "singular_values" (f64 LE bytes), "l12_norm",
+/// "route", "route_reason"}`; `{"key", "rows", "cols", "known": True}` when the key is one of
+/// `known` (the store has its spectrum); or `{"error": message}` for a tensor that cannot be
+/// analyzed (bad data is the tensor's, not the worker's: it is returned, never raised).
+#[pyfunction]
+#[pyo3(signature = (argv, path, tensor, threads=None, known=None))]
+fn sweep_compute<'py>(
+    py: Python<'py>,
+    argv: Vec<String>,
+    path: PathBuf,
+    tensor: usize,
+    threads: Option<usize>,
+    known: Option<std::collections::HashSet<Vec<u8>>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let mut s = sweep(argv)?;
+    s.options.threads = threads.or(s.options.threads);
+    let known = known.unwrap_or_default();
+    let is_known = |k: &Key| known.contains(&k.hash[..]);
+    let out = py.detach(|| svdiag_analysis::cluster::compute(&path, tensor, &s.options, &s.read, &is_known));
+    let d = PyDict::new(py);
+    match out {
+        Ok((key, None)) => {
+            d.set_item("key", PyBytes::new(py, &key.hash))?;
+            d.set_item("rows", key.rows)?;
+            d.set_item("cols", key.cols)?;
+            d.set_item("known", true)?;
+        }
+        Ok((key, Some(spectrum))) => {
+            d.set_item("key", PyBytes::new(py, &key.hash))?;
+            d.set_item("rows", spectrum.rows)?;
+            d.set_item("cols", spectrum.cols)?;
+            let blob: Vec<u8> = spectrum.singular_values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            d.set_item("singular_values", PyBytes::new(py, &blob))?;
+            d.set_item("l12_norm", spectrum.l12_norm)?;
+            d.set_item("route", spectrum.route.name())?;
+            d.set_item("route_reason", spectrum.route_reason)?;
+        }
+        Err(e) => d.set_item("error", e)?,
+    }
+    Ok(d)
+}
+
+/// The driver's result store: the svdiag store (its spectra are those a local run stores and
+/// reuses), plus where each task's key was found, so that a resumed sweep reads nothing it has.
+#[pyclass(module = "svdiag._native")]
+struct SweepStore {
+    store: Store,
+    settings: String,
+}
+
+#[pymethods]
+impl SweepStore {
+    #[new]
+    fn new(path: PathBuf, settings: String) -> PyResult<Self> {
+        let store = Store::open(&path).map_err(|e| CheckpointReadError::new_err(e.to_string()))?;
+        Ok(Self { store, settings })
+    }
+
+    /// Whether the store holds the spectrum of tensor `name` of the file at `path` as it is now.
+    fn has(&self, path: PathBuf, name: &str) -> bool {
+        Location::of_file(&path, name, &self.settings)
+            .and_then(|l| self.store.location(&l))
+            .and_then(|k| self.store.get(&k))
+            .is_some()
+    }
+
+    /// The keys of every stored spectrum (32 bytes each), for the tasks to skip what is stored.
+    fn keys(&self) -> Vec<Vec<u8>> {
+        self.store.keys()
+    }
+
+    /// Stores a task's result (a dict of [`sweep_compute`]) for tensor `name` of `path`: its
+    /// spectrum and where it was found, or only where, for a key the store already has.
+    fn put(&self, path: PathBuf, name: &str, result: &Bound<'_, PyDict>) -> PyResult<()> {
+        let get = |k: &str| result.get_item(k)?.ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(k.to_string()));
+        let hash: Vec<u8> = get("key")?.extract()?;
+        let rows: usize = get("rows")?.extract()?;
+        let cols: usize = get("cols")?.extract()?;
+        let location = || {
+            Location::of_file(&path, name, &self.settings)
+                .ok_or_else(|| CheckpointReadError::new_err(format!("cannot read {}", path.display())))
+        };
+        let key =
+            Key { hash: hash.try_into().map_err(|_| InvalidOptionError::new_err("a key is 32 bytes"))?, rows, cols };
+        if result.get_item("known")?.is_some() {
+            self.store.put_location(&location()?, &key);
+            return Ok(());
+        }
+        let blob: Vec<u8> = get("singular_values")?.extract()?;
+        let route: String = get("route")?.extract()?;
+        let route = [Route::Svd, Route::Gram, Route::GramRefined]
+            .into_iter()
+            .find(|r| r.name() == route)
+            .ok_or_else(|| InvalidOptionError::new_err(format!("unknown route '{route}'")))?;
+        let spectrum = StoredSpectrum {
+            rows,
+            cols,
+            singular_values: blob.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect(),
+            l12_norm: get("l12_norm")?.extract()?,
+            route,
+            route_reason: get("route_reason")?.extract()?,
+        };
+        spectrum.validate(rows, cols).map_err(InvalidOptionError::new_err)?;
+        let location = location()?;
+        self.store.put(&key, &spectrum);
+        self.store.put_location(&location, &key);
+        Ok(())
+    }
+
+    /// Spectra in the store.
+    fn __len__(&self) -> usize {
+        self.store.len()
+    }
+
+    /// Problems the store met (unreadable or unwritable entries), in words.
+    fn problems(&self) -> Vec<String> {
+        self.store.problems()
+    }
+}
+
+/// The documents of `argv` (as `run_command` returns them; `("analysis", json, columns, failed)` for
+/// `analyze`), assembled from the spectra the sweep stored in `store`.
+#[pyfunction]
+#[pyo3(signature = (argv, store, progress=None))]
+fn sweep_documents<'py>(
+    py: Python<'py>,
+    argv: Vec<String>,
+    store: &SweepStore,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let s = sweep(argv)?;
+    let watch = Watch::default();
+    let located = svdiag_store::Located { store: &store.store, settings: store.settings.clone() };
+    let documents =
+        watched(py, &watch, progress.as_ref(), || s.documents(&watch, &located))?.map_err(documents_error)?;
+    documents_tuple(py, documents)
+}
+
 #[pymodule(gil_used = false)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -525,10 +713,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gram_verdict, m)?)?;
     m.add_function(wrap_pyfunction!(inspect_paths, m)?)?;
     m.add_function(wrap_pyfunction!(run_command, m)?)?;
-    m.add_function(wrap_pyfunction!(sweep::sweep_tasks, m)?)?;
-    m.add_function(wrap_pyfunction!(sweep::sweep_compute, m)?)?;
-    m.add_function(wrap_pyfunction!(sweep::sweep_documents, m)?)?;
-    m.add_class::<sweep::SweepStore>()?;
+    m.add_function(wrap_pyfunction!(sweep_tasks, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep_compute, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep_documents, m)?)?;
+    m.add_class::<SweepStore>()?;
     m.add_function(wrap_pyfunction!(cli, m)?)?;
     m.add_function(wrap_pyfunction!(render_html, m)?)?;
     m.add_function(wrap_pyfunction!(metric_fields, m)?)?;

@@ -262,6 +262,15 @@ impl Store {
         }
     }
 
+    /// The hashes of every stored spectrum's key.
+    pub fn keys(&self) -> Vec<Vec<u8>> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let hashes = conn
+            .prepare("SELECT key FROM spectra")
+            .and_then(|mut q| q.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<String>>>());
+        hashes.unwrap_or_default().iter().filter_map(|hex| from_hex(hex)).collect()
+    }
+
     /// The key recorded for `location`, if any.
     pub fn location(&self, location: &Location) -> Option<Key> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
@@ -345,6 +354,11 @@ impl Store {
             })
         })
     }
+}
+
+/// The bytes of a lowercase hexadecimal string.
+fn from_hex(hex: &str) -> Option<Vec<u8>> {
+    (0..hex.len()).step_by(2).map(|i| hex.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
 }
 
 /// A lock held by another connection (worth retrying).
