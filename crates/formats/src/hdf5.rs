@@ -266,8 +266,8 @@ impl<'b> File<'b> {
     fn first_visit(&mut self, addr: u64, what: &str) -> Result<(), Error> {
         if !self.visited.insert(addr) {
             return Err(format!(
-                "the {what} at address {addr} is reached a second time: a cycle, or a structure shared where the \
-                 format does not share one"
+                "the {what} at address {addr} is reached a second time: a cycle, or a second link to the same \
+                 object (each structure is read once; files with either are refused)"
             ));
         }
         Ok(())
