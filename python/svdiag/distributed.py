@@ -181,7 +181,8 @@ def _compute_and_assemble(
             known = ray.put(set(st.keys()))
             pending = {
                 remote.options(num_cpus=threads_per_task, memory=int(t["memory"]), max_retries=retries,
-                               retry_exceptions=False).remote(argv, t["path"], t["tensor"], threads_per_task, known): t
+                               retry_exceptions=False).remote(argv, os.path.abspath(t["path"]), t["tensor"],
+                                                              threads_per_task, known): t
                 for t in todo
             }
             while pending:

@@ -26,11 +26,10 @@ pub struct Sweep {
     pub read: ReadOptions,
     /// `--filter`.
     pub filter: Option<regex::Regex>,
-    /// The checkpoints (files or model directories) the command analyzes, in its order.
-    pub checkpoints: Vec<PathBuf>,
 }
 
-/// The sweep of `argv` (a command and its arguments, without the program name).
+/// The sweep of `argv` (a command and its arguments, without the program name): its options,
+/// without touching a file (a worker that only computes a task needs nothing else).
 pub fn sweep_of(argv: Vec<String>) -> Result<Sweep, DocumentsError> {
     let cli = Cli::try_parse_from(std::iter::once("svdiag".to_string()).chain(argv))
         .map_err(|e| DocumentsError::Usage(crate::usage(&e)))?;
@@ -41,7 +40,7 @@ pub fn sweep_of(argv: Vec<String>) -> Result<Sweep, DocumentsError> {
             .transpose()
             .map_err(|e| failed(anyhow::anyhow!("invalid --filter pattern: {e}")))
     };
-    let (options, read, filter, checkpoints) = match &cli.command {
+    let (options, read, filter) = match &cli.command {
         Command::Analyze(args) => {
             let s = AnalyzeSettings::from_args(args).map_err(failed)?;
             let refused = [
@@ -57,38 +56,46 @@ pub fn sweep_of(argv: Vec<String>) -> Result<Sweep, DocumentsError> {
                     "{flag} is not distributed: a distributed sweep computes exact spectra only (run it locally)"
                 )));
             }
-            (s.options, s.read, s.filter, args.paths.clone())
+            (s.options, s.read, s.filter)
         }
         Command::Trend(args) => {
-            let run = svdiag_analysis::runs::discover(&args.paths).map_err(|e| failed(e.into()))?;
             let s = &args.settings;
-            let read = ReadOptions { allow_globals: s.allow_global.clone() };
-            (
-                crate::runs::run_options(s),
-                read,
-                filter_of(&s.filter)?,
-                run.checkpoints.into_iter().map(|c| c.path).collect(),
-            )
+            (crate::runs::run_options(s), ReadOptions { allow_globals: s.allow_global.clone() }, filter_of(&s.filter)?)
         }
         Command::Compare(args) => {
             let s = &args.settings;
-            let read = ReadOptions { allow_globals: s.allow_global.clone() };
-            let a = crate::runs::side(&args.a, args.step).map_err(failed)?;
-            let b = crate::runs::side(&args.b, args.step).map_err(failed)?;
-            let checkpoints = vec![PathBuf::from(a.checkpoint), PathBuf::from(b.checkpoint)];
-            (crate::runs::run_options(s), read, filter_of(&s.filter)?, checkpoints)
+            (crate::runs::run_options(s), ReadOptions { allow_globals: s.allow_global.clone() }, filter_of(&s.filter)?)
         }
         _ => return Err(failed(anyhow::anyhow!("only analyze, trend and compare are distributed"))),
     };
-    Ok(Sweep { command: cli.command, options, read, filter, checkpoints })
+    Ok(Sweep { command: cli.command, options, read, filter })
 }
 
 impl Sweep {
+    /// The checkpoints (files or model directories) the command analyzes, in its order: a run's
+    /// are discovered, a comparison's sides chosen, as the command does.
+    pub fn checkpoints(&self) -> Result<Vec<PathBuf>, DocumentsError> {
+        let failed = |e: anyhow::Error| DocumentsError::Failed(e);
+        Ok(match &self.command {
+            Command::Trend(args) => {
+                let run = svdiag_analysis::runs::discover(&args.paths).map_err(|e| failed(e.into()))?;
+                run.checkpoints.into_iter().map(|c| c.path).collect()
+            }
+            Command::Compare(args) => {
+                let a = crate::runs::side(&args.a, args.step).map_err(failed)?;
+                let b = crate::runs::side(&args.b, args.step).map_err(failed)?;
+                vec![PathBuf::from(a.checkpoint), PathBuf::from(b.checkpoint)]
+            }
+            Command::Analyze(args) => args.paths.clone(),
+            _ => Vec::new(),
+        })
+    }
+
     /// Every matrix of every checkpoint, as a task. A checkpoint that cannot be planned (a corrupt
     /// file) has no task: the documents report it as the local command does.
     pub fn tasks(&self) -> Result<Vec<TaskSpec>, DocumentsError> {
         let mut out: Vec<TaskSpec> = Vec::new();
-        for c in &self.checkpoints {
+        for c in &self.checkpoints()? {
             let Ok(plan) = Plan::with_options(std::slice::from_ref(c), self.filter.as_ref(), &self.read) else {
                 continue;
             };
