@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from . import Comparison, Progress, Report, Trend, _compare_argv, _flags, _native, _paths, _trend_argv
@@ -131,7 +131,6 @@ def _sweep(
     progress: Progress,
     threads_per_task: int,
     retries: int,
-    on_result: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[Any, ...]:
     """Computes every task of ``argv`` on the cluster, stores the results, and assembles the command's
     documents from the store (``_native.run_command``'s tuple)."""
@@ -148,7 +147,7 @@ def _sweep(
             store = os.path.join(scratch.name, "spectra.sqlite3")
     try:
         st = _native.SweepStore(os.fspath(store) if store is not None else _default_store(), settings)
-        return _compute_and_assemble(argv, tasks, st, sweep, address, progress, threads_per_task, retries, on_result)
+        return _compute_and_assemble(argv, tasks, st, sweep, address, progress, threads_per_task, retries)
     finally:
         if scratch is not None:
             scratch.cleanup()
@@ -163,7 +162,6 @@ def _compute_and_assemble(
     progress: Progress,
     threads_per_task: int,
     retries: int,
-    on_result: Callable[[dict[str, Any]], None] | None,
 ) -> tuple[Any, ...]:
     import ray
 
@@ -185,30 +183,42 @@ def _compute_and_assemble(
                                                               threads_per_task, known): t
                 for t in todo
             }
-            while pending:
-                ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.1)
-                for ref in ready:
-                    t = pending.pop(ref)
-                    try:
-                        result = ray.get(ref)
-                    except ray.exceptions.RayError as e:  # its worker died more than `retries` times
-                        result = {"error": f"the task failed on the cluster: {type(e).__name__}: {e}"}
-                    if "error" in result:
-                        sweep.failed.append({"path": t["path"], "name": t["name"], "error": result["error"]})
-                    else:
-                        st.put(t["path"], t["name"], result)
-                        if result.get("known"):
-                            sweep.known += 1
-                        else:
-                            sweep.computed += 1
-                    if on_result is not None:
-                        on_result(t)
-                    done, bytes_done = done + 1, bytes_done + t["bytes"]
-                if callback is not None:
-                    callback(done, total, bytes_done, bytes_total)
+            try:
+                _collect(ray, pending, st, sweep, callback, (done, total, bytes_done, bytes_total))
+            except BaseException:
+                # Ctrl-C (or any error here): the cluster stops what this sweep asked of it; what was
+                # stored stays, and a rerun resumes from it
+                for ref in pending:
+                    ray.cancel(ref, force=True)
+                raise
         # the documents, by the local commands' code, from the stored spectra; a matrix whose task
         # failed is read here and fails as it fails in a local run
         return _native.sweep_documents(argv, st, callback)
+
+
+def _collect(ray: Any, pending: dict[Any, dict[str, Any]], st: Any, sweep: Sweep, callback: Any,
+             counts: tuple[int, int, int, int]) -> None:
+    """Stores each task's result as it arrives (taking them in batches), and reports the progress."""
+    done, total, bytes_done, bytes_total = counts
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=min(len(pending), 256), timeout=0.1)
+        for ref in ready:
+            t = pending.pop(ref)
+            try:
+                result = ray.get(ref)
+            except ray.exceptions.RayError as e:  # its worker died more than `retries` times
+                result = {"error": f"the task failed on the cluster: {type(e).__name__}: {e}"}
+            if "error" in result:
+                sweep.failed.append({"path": t["path"], "name": t["name"], "error": result["error"]})
+            else:
+                st.put(t["path"], t["name"], result)
+                if result.get("known"):
+                    sweep.known += 1
+                else:
+                    sweep.computed += 1
+            done, bytes_done = done + 1, bytes_done + t["bytes"]
+        if callback is not None:
+            callback(done, total, bytes_done, bytes_total)
 
 
 def run(

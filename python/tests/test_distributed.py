@@ -149,6 +149,28 @@ def test_a_sweep_resumes_after_its_driver_is_killed(cluster, tmp_path):
     assert resumed.to_json() == svdiag.trend(run, cache=False).to_json()
 
 
+def test_ctrl_c_stops_the_sweep_and_its_tasks_on_the_cluster(cluster, tmp_path):
+    psutil = pytest.importorskip("psutil")
+    run = _run(tmp_path / "run")
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    env = {"SVDIAG_TEST_TASK_SLEEP_MS": "5000", "SVDIAG_TEST_PID_DIR": str(pids)}
+    driver = _driver(tmp_path, run, tmp_path / "store.sqlite3", env, tmp_path / "never.json")
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(pids.iterdir()):
+        time.sleep(0.05)
+    running = [int(p.name) for p in pids.iterdir()]
+    assert running
+    driver.send_signal(signal.SIGINT)
+    _, stderr = driver.communicate(timeout=60)
+    assert driver.returncode != 0 and "KeyboardInterrupt" in stderr, stderr
+    # the tasks it had started stop (cancelled, or ended with their driver), not left to run to the end
+    deadline = time.time() + 30
+    while time.time() < deadline and any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie" for p in running):
+        time.sleep(0.1)
+    assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie" for p in running)
+
+
 def test_a_worker_killed_mid_task_loses_nothing_and_the_store_is_the_drivers(cluster, tmp_path):
     run = _run(tmp_path / "run")
     store = tmp_path / "store.sqlite3"
