@@ -51,7 +51,7 @@ def write_safetensors(path, tensors):
     """tensors: name -> (dtype tag, array); BF16 arrays are uint16 bit patterns."""
     header, blobs, offset = {}, [], 0
     for name, (tag, a) in tensors.items():
-        dt = {"F32": "<f4", "F64": "<f8", "BF16": "<u2"}[tag]
+        dt = {"F32": "<f4", "F64": "<f8", "F16": "<f2", "BF16": "<u2"}[tag]
         blob = np.ascontiguousarray(a).astype(dt).tobytes()
         header[name] = {"dtype": tag, "shape": list(a.shape), "data_offsets": [offset, offset + len(blob)]}
         blobs.append(blob)

@@ -41,7 +41,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _adapters_generator():
-    """tests/data/adapters/generate.py, for its bf16_bits (round-to-nearest-even f32 → bfloat16 bits)."""
+    """tests/data/adapters/generate.py, for its bf16_bits (round-to-nearest-even f32 → bfloat16 bits)
+    and its safetensors writer."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("adapters_generate", os.path.join(HERE, "..", "adapters", "generate.py"))
@@ -50,7 +51,9 @@ def _adapters_generator():
     return module
 
 
-bf16_bits = _adapters_generator().bf16_bits
+_adapters = _adapters_generator()
+bf16_bits = _adapters.bf16_bits
+write_safetensors = _adapters.write_safetensors  # tensors: name -> (dtype tag, array)
 
 HOSTILE = os.path.join(HERE, "..", "hostile", "keras")
 SEED = 20261130
@@ -126,20 +129,6 @@ def write_keras3(f, layers):
                     opt.create_dataset(str(k), data=np.full(array.shape, 1e-3, "f4"))
                     k += 1
     return names
-
-
-def write_safetensors(path, tensors):
-    """tensors: name -> (dtype tag, 2-D array); BF16 arrays are uint16 bit patterns."""
-    header, blobs, offset = {}, [], 0
-    for name, (tag, a) in tensors.items():
-        blob = np.ascontiguousarray(a).tobytes()
-        header[name] = {"dtype": tag, "shape": list(a.shape), "data_offsets": [offset, offset + len(blob)]}
-        blobs.append(blob)
-        offset += len(blob)
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
 def reference(name, array, tag):
