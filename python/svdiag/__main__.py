@@ -54,6 +54,9 @@ def _distributed(argv: list[str]) -> int:
         folder = os.path.dirname(os.path.abspath(output))
         with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".partial") as f:
             f.write(body)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(f.name, 0o666 & ~umask)  # as a file the command writes directly, not the temporary's 0600
         os.replace(f.name, output)
     else:
         sys.stdout.write(body)
