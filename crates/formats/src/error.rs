@@ -41,7 +41,7 @@ pub enum FormatError {
         runs_code: bool,
     },
     /// The file is a checkpoint format this version does not read.
-    #[error("{}: {format} files are not supported yet (svdiag reads safetensors, PyTorch, NumPy, GGUF and ONNX files)", path.display())]
+    #[error("{}: {format} files are not supported yet (svdiag reads safetensors, PyTorch, NumPy, GGUF, ONNX and Keras files)", path.display())]
     Unsupported {
         /// The file.
         path: PathBuf,

@@ -60,6 +60,13 @@ fn open_zip(path: &Path, opts: &ReadOptions) -> Result<Box<dyn TensorSource>, Fo
     if let Some(i) = archive.entries().iter().position(|e| e.name == keras::KERAS_WEIGHTS_MEMBER) {
         return Ok(Box::new(keras::KerasFile::from_archive(path, &archive, i)?));
     }
+    let has = |name: &str| archive.entries().iter().any(|e| e.name == name);
+    if has("config.json") && has("metadata.json") {
+        return Err(FormatError::Unsupported {
+            path: path.to_path_buf(),
+            format: "sharded Keras archive (no model.weights.h5: analyze its weight shards, the .h5 files, instead)",
+        });
+    }
     let pkl = archive.entries().iter().position(|e| e.name == "data.pkl" || e.name.ends_with("/data.pkl"));
     Ok(match pkl {
         Some(i) => Box::new(pytorch::PytorchFile::from_zip(path, archive, i, opts)?),

@@ -311,6 +311,12 @@ def hostile(rng):
     # a .keras whose model.weights.h5 is deflated although Keras stores it
     with zipfile.ZipFile(out("deflated_member.keras"), "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr(member("model.weights.h5", zipfile.ZIP_DEFLATED), bytes(base))
+    # a sharded .keras (Keras's max_shard_size): its weights are in several .h5 members, not read
+    with zipfile.ZipFile(out("sharded.keras"), "w", zipfile.ZIP_STORED) as z:
+        z.writestr(member("metadata.json"), json.dumps({"keras_version": "3.15.1"}))
+        z.writestr(member("config.json"), json.dumps({"class_name": "Functional"}))
+        z.writestr(member("model.weights.json"), json.dumps({"model_00000.weights.h5": ["layers/dense/vars"]}))
+        z.writestr(member("model_00000.weights.h5"), bytes(base))
     # a vlen string attribute whose global heap object is missing
     vbuf = io.BytesIO()
     with h5py.File(vbuf, "w") as f:
