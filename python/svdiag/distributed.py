@@ -169,7 +169,7 @@ def _compute_and_assemble(
     sweep.planned, sweep.skipped = len(tasks), len(tasks) - len(todo)
     todo.sort(key=lambda t: -t["cost"])
     total, bytes_total = len(tasks), sum(t["bytes"] for t in tasks)
-    done, bytes_done = sweep.skipped, sum(t["bytes"] for t in tasks) - sum(t["bytes"] for t in todo)
+    done, bytes_done = sweep.skipped, bytes_total - sum(t["bytes"] for t in todo)
     with progress_of(progress) as callback:
         if todo:
             connect(address)

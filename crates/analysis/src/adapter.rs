@@ -11,11 +11,16 @@ use crate::options::AnalysisOptions;
 use crate::plan::{Plan, Task};
 use crate::record::{failed, Failed, MatrixRecord};
 
-/// A factor as an f64 matrix of `rows × cols` (its stored tensor, row-major).
-fn factor(data: &TensorData<'_>, info: &TensorInfo, rows: usize, cols: usize) -> Result<Matrix, CoreError> {
+/// A stored tensor (a LoRA factor, a base weight) as an f64 matrix of `rows × cols`, row-major.
+pub(crate) fn matrix_of(
+    data: TensorData<'_>,
+    info: &TensorInfo,
+    rows: usize,
+    cols: usize,
+) -> Result<Matrix, CoreError> {
     match data {
-        TensorData::Bytes(bytes) => Matrix::from_le_bytes(bytes, info.dtype, rows, cols),
-        TensorData::F64(values) => Matrix::from_row_major(values.clone(), rows, cols),
+        TensorData::Bytes(bytes) => Matrix::from_le_bytes(&bytes, info.dtype, rows, cols),
+        TensorData::F64(values) => Matrix::from_row_major(values, rows, cols),
         TensorData::Quantized(q) => Matrix::from_row_major(q.to_vec(), rows, cols),
         TensorData::Spectrum(_) => Err(CoreError::NoEntries),
     }
@@ -31,8 +36,8 @@ pub(crate) fn factors(source: &dyn TensorSource, lora: &LoraTask) -> Result<(Mat
         LoraKind::Embedding => ia.shape[1],
         LoraKind::Linear | LoraKind::Transposed => svdiag_core::numel(&ia.shape[1..]).unwrap_or(0),
     };
-    let a = factor(&da, ia, r, inner).map_err(|e| e.to_string())?;
-    let b = factor(&db, ib, ib.shape[0], r).map_err(|e| e.to_string())?;
+    let a = matrix_of(da, ia, r, inner).map_err(|e| e.to_string())?;
+    let b = matrix_of(db, ib, ib.shape[0], r).map_err(|e| e.to_string())?;
     Ok((a, b))
 }
 

@@ -7,7 +7,6 @@
 use std::path::{Path, PathBuf};
 
 use svdiag_core::linalg::factored::merge_update;
-use svdiag_core::Matrix;
 use svdiag_formats::{FormatError, TensorData, TensorInfo, TensorSource};
 
 use crate::lora::{LoraKind, LoraTask};
@@ -124,13 +123,8 @@ impl Merged<'_> {
     fn merged(&self, e: &Entry) -> Result<Vec<f64>, String> {
         let source = &self.base.sources[e.base.0];
         let info = &source.tensors()[e.base.1];
-        let w = match source.read(e.base.1).map_err(|err| err.to_string())? {
-            TensorData::Bytes(bytes) => Matrix::from_le_bytes(&bytes, info.dtype, e.rows, e.cols),
-            TensorData::F64(values) => Matrix::from_row_major(values, e.rows, e.cols),
-            TensorData::Quantized(q) => Matrix::from_row_major(q.to_vec(), e.rows, e.cols),
-            TensorData::Spectrum(_) => Err(svdiag_core::CoreError::NoEntries),
-        }
-        .map_err(|err| format!("base weight: {err}"))?;
+        let data = source.read(e.base.1).map_err(|err| err.to_string())?;
+        let w = crate::adapter::matrix_of(data, info, e.rows, e.cols).map_err(|err| format!("base weight: {err}"))?;
         source.release(e.base.1);
         let (a, b) = crate::adapter::factors(self.adapter.sources[e.adapter].as_ref(), &e.lora)?;
         let transposed = e.lora.kind != LoraKind::Linear;

@@ -136,7 +136,7 @@ pub(crate) fn with_stored<R>(
     };
     let (first_row, first_col) = task.gate.map_or((0, 0), |g| (g.first_row, g.first_col));
     // a row's length in the stored matrix: the analyzed columns, or all the gates' for a column gate
-    let stride = if first_col > 0 || task.gate.is_some_and(|g| g.columns) {
+    let stride = if task.gate.is_some_and(|g| g.columns) {
         crate::plan::matrix_shape(info).map_or(usize::MAX, |(_, c)| c)
     } else {
         task.cols

@@ -58,12 +58,8 @@ pub fn sweep_of(argv: Vec<String>) -> Result<Sweep, DocumentsError> {
             }
             (s.options, s.read, s.filter)
         }
-        Command::Trend(args) => {
-            let s = &args.settings;
-            (crate::runs::run_options(s), ReadOptions { allow_globals: s.allow_global.clone() }, filter_of(&s.filter)?)
-        }
-        Command::Compare(args) => {
-            let s = &args.settings;
+        Command::Trend(crate::args::TrendArgs { settings: s, .. })
+        | Command::Compare(crate::args::CompareArgs { settings: s, .. }) => {
             (crate::runs::run_options(s), ReadOptions { allow_globals: s.allow_global.clone() }, filter_of(&s.filter)?)
         }
         _ => return Err(failed(anyhow::anyhow!("only analyze, trend and compare are distributed"))),
@@ -95,13 +91,14 @@ impl Sweep {
     /// file) has no task: the documents report it as the local command does.
     pub fn tasks(&self) -> Result<Vec<TaskSpec>, DocumentsError> {
         let mut out: Vec<TaskSpec> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for c in &self.checkpoints()? {
             let Ok(plan) = Plan::with_options(std::slice::from_ref(c), self.filter.as_ref(), &self.read) else {
                 continue;
             };
             for t in svdiag_analysis::cluster::tasks(&plan) {
                 // two checkpoints of a command may share a file (compare A A): one task
-                if !out.iter().any(|o| o.path == t.path && o.tensor == t.tensor) {
+                if seen.insert((t.path.clone(), t.tensor)) {
                     out.push(t);
                 }
             }

@@ -113,8 +113,7 @@ pub(crate) fn objects(bytes: &[u8]) -> Result<Vec<Object>, Error> {
     let mut file = File::superblock(bytes)?;
     let root = file.root;
     let mut out = Vec::new();
-    file.walk(root, String::new(), 0, &mut out)?;
-    if out.first().is_some_and(|o| o.dataset.is_some()) || !file.root_is_group {
+    if !file.walk(root, String::new(), 0, &mut out)? {
         return Err("the root object is not a group".into());
     }
     Ok(out)
@@ -133,8 +132,6 @@ struct File<'b> {
     visited: HashSet<u64>,
     /// Global heap collections, parsed once: object index → byte range.
     heaps: HashMap<u64, HashMap<u16, Range<usize>>>,
-    /// Whether the root object had a symbol table message.
-    root_is_group: bool,
 }
 
 /// A checked reader of little-endian fields from `bytes[pos..]`.
@@ -178,6 +175,15 @@ impl<'b> Cursor<'b> {
             return Ok(UNDEFINED);
         }
         Ok(b.iter().rev().fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
+    }
+    /// A structure's signature and version byte, checked.
+    fn signed(&mut self, sig: &[u8; 4], version: u8) -> Result<(), Error> {
+        self.signature(sig)?;
+        let got = self.u8()?;
+        if got != version {
+            return Err(format!("{} version {got} is not {version}", self.what));
+        }
+        Ok(())
     }
     fn signature(&mut self, sig: &[u8; 4]) -> Result<(), Error> {
         let got = self.take(4)?;
@@ -259,7 +265,6 @@ impl<'b> File<'b> {
             root,
             visited: HashSet::new(),
             heaps: HashMap::new(),
-            root_is_group: false,
         })
     }
 
@@ -273,8 +278,9 @@ impl<'b> File<'b> {
         Ok(())
     }
 
-    /// Reads the object at `addr` (named `path`) and, for a group, its members, depth first.
-    fn walk(&mut self, addr: u64, path: String, depth: usize, out: &mut Vec<Object>) -> Result<(), Error> {
+    /// Reads the object at `addr` (named `path`) and, for a group, its members, depth first; true
+    /// when the object is a group.
+    fn walk(&mut self, addr: u64, path: String, depth: usize, out: &mut Vec<Object>) -> Result<bool, Error> {
         if depth > MAX_DEPTH {
             return Err(format!("groups nested deeper than {MAX_DEPTH} levels at '{path}'"));
         }
@@ -289,15 +295,13 @@ impl<'b> File<'b> {
             }
             (None, _) => None,
         };
-        if depth == 0 {
-            self.root_is_group = members.is_some();
-        }
+        let is_group = members.is_some();
         out.push(Object { path: path.clone(), attributes: header.attributes, dataset: header.dataset });
         for (child, child_addr) in members.into_iter().flatten() {
             let child_path = if path.is_empty() { child } else { format!("{path}/{child}") };
             self.walk(child_addr, child_path, depth + 1, out)?;
         }
-        Ok(())
+        Ok(is_group)
     }
 
     /// A version-1 object header (IV.A.1.a) and its continuation blocks, decoded.
@@ -579,11 +583,7 @@ impl<'b> File<'b> {
 
     fn global_heap(&self, addr: u64) -> Result<HashMap<u16, Range<usize>>, Error> {
         let mut c = Cursor::at(self.bytes, addr, "global heap")?;
-        c.signature(b"GCOL")?;
-        let version = c.u8()?;
-        if version != 1 {
-            return Err(format!("global heap version {version} is not 1"));
-        }
+        c.signed(b"GCOL", 1)?;
         c.skip(3)?;
         let size = bounded(c.uint(self.length_size)?, self.bytes.len(), "a global heap")?;
         let start = c.pos - 8 - self.length_size;
@@ -632,11 +632,7 @@ impl<'b> File<'b> {
     /// The data segment of a local heap (III.D).
     fn local_heap(&self, addr: u64) -> Result<&'b [u8], Error> {
         let mut c = Cursor::at(self.bytes, addr, "local heap")?;
-        c.signature(b"HEAP")?;
-        let version = c.u8()?;
-        if version != 0 {
-            return Err(format!("local heap version {version} is not 0"));
-        }
+        c.signed(b"HEAP", 0)?;
         c.skip(3)?;
         let size = bounded(c.uint(self.length_size)?, self.bytes.len(), "a local heap")?;
         c.skip(self.length_size)?; // free list
@@ -684,11 +680,7 @@ impl<'b> File<'b> {
     fn symbol_node(&mut self, addr: u64, entries: &mut Vec<(u64, u64)>) -> Result<(), Error> {
         self.first_visit(addr, "symbol table node")?;
         let mut c = Cursor::at(self.bytes, addr, "symbol table node")?;
-        c.signature(b"SNOD")?;
-        let version = c.u8()?;
-        if version != 1 {
-            return Err(format!("symbol table node version {version} is not 1"));
-        }
+        c.signed(b"SNOD", 1)?;
         c.skip(1)?;
         let n = usize::from(c.u16()?);
         if n > 2 * self.leaf_k {

@@ -85,11 +85,10 @@ impl KerasFile {
         let mut data = Vec::new();
         for (object, info) in describe(&objects) {
             let dataset = object.dataset.as_ref().expect("described objects are datasets");
-            let (_, swap) = dtype_of(&dataset.ty);
+            // big-endian floats are swapped element by element when read
+            let swap = matches!(dataset.ty, Type::Float { big_endian: true, .. }).then(|| dataset.ty.size());
             data.push(match &dataset.storage {
-                Storage::Bytes(r) => {
-                    Data::Bytes { range: h5.start + r.start..h5.start + r.end, swap: swap.then(|| dataset.ty.size()) }
-                }
+                Storage::Bytes(r) => Data::Bytes { range: h5.start + r.start..h5.start + r.end, swap },
                 Storage::Unallocated => Data::Unallocated,
             });
             tensors.push(info);
@@ -131,34 +130,25 @@ impl TensorSource for KerasFile {
     }
 }
 
-/// The dtype of a dataset, and whether its bytes are big-endian (to be swapped). Opaque elements
-/// are bfloat16 only where Keras says so ([`describe`]).
-fn dtype_of(ty: &Type) -> (Dtype, bool) {
+/// The dtype of a dataset. Opaque elements are bfloat16 only where Keras says so ([`describe`]).
+fn dtype_of(ty: &Type) -> Dtype {
     match *ty {
-        Type::Float { size, big_endian } => (
-            match size {
-                2 => Dtype::F16,
-                4 => Dtype::F32,
-                _ => Dtype::F64,
-            },
-            big_endian,
-        ),
-        Type::Opaque { .. } => (Dtype::Other("opaque"), false),
-        Type::Int { size, signed } => (
-            Dtype::Other(match (size, signed) {
-                (1, true) => "I8",
-                (1, false) => "U8",
-                (2, true) => "I16",
-                (2, false) => "U16",
-                (4, true) => "I32",
-                (4, false) => "U32",
-                (_, true) => "I64",
-                (_, false) => "U64",
-            }),
-            false,
-        ),
-        Type::FixedString { .. } | Type::VlenString => (Dtype::Other("string"), false),
-        Type::Other { class, .. } => (Dtype::Other(class), false),
+        Type::Float { size: 2, .. } => Dtype::F16,
+        Type::Float { size: 4, .. } => Dtype::F32,
+        Type::Float { .. } => Dtype::F64,
+        Type::Opaque { .. } => Dtype::Other("opaque"),
+        Type::Int { size, signed } => Dtype::Other(match (size, signed) {
+            (1, true) => "I8",
+            (1, false) => "U8",
+            (2, true) => "I16",
+            (2, false) => "U16",
+            (4, true) => "I32",
+            (4, false) => "U32",
+            (_, true) => "I64",
+            (_, false) => "U64",
+        }),
+        Type::FixedString { .. } | Type::VlenString => Dtype::Other("string"),
+        Type::Other { class, .. } => Dtype::Other(class),
     }
 }
 
@@ -201,8 +191,7 @@ fn describe(objects: &[Object]) -> Vec<(&Object, TensorInfo)> {
         let path = object.path.as_str();
         let ndim = dataset.shape.len();
         let byte_len = dataset.shape.iter().product::<usize>() * dataset.ty.size();
-        let (dtype, _) = dtype_of(&dataset.ty);
-        let mut info = TensorInfo::new(path.to_string(), dtype, dataset.shape.clone(), byte_len);
+        let mut info = TensorInfo::new(path.to_string(), dtype_of(&dataset.ty), dataset.shape.clone(), byte_len);
         if path.starts_with("optimizer/") || path.starts_with("optimizer_weights/") {
             info.not_a_weight = Some(OPTIMIZER.to_string());
             out.push((object, info));
