@@ -41,7 +41,7 @@ fn gram_eigenvalues(bencher: divan::Bencher, shape: (usize, usize)) {
 }
 
 /// Tridiagonalization plus bisection of a k×k symmetric matrix.
-#[divan::bench(args = [768, 1024], sample_count = 5)]
+#[divan::bench(args = [768, 1024, 2048], sample_count = 5)]
 fn symmetric_eigenvalues(bencher: divan::Bencher, k: usize) {
     let w = random(k, 2 * k, 2);
     let g: Mat<f64> = w.transposed_view().transpose() * w.transposed_view();

@@ -119,6 +119,22 @@ fn tau_covers_the_observed_eigenvalue_errors_with_room() {
     }
 }
 
+/// From order `TWO_STAGE_ORDER` (1536) the eigenvalues come from the two-stage reduction: `τ`
+/// must cover its errors as well.
+#[test]
+fn tau_covers_the_two_stage_reduction_s_errors() {
+    for (i, kind) in ["gauss", "graded", "lowrank"].into_iter().enumerate() {
+        let (m, n) = if i == 1 { (1600, 1700) } else { (1700, 1600) };
+        let w = family(kind, m, n, 300 + i as u64);
+        let g = svdiag_core::linalg::gram::gram_eigenvalues(&w).unwrap();
+        let svd = Spectrum::of(&w).unwrap();
+        assert_eq!(g.lambda.len(), svd.values().len());
+        let worst = g.lambda.iter().zip(svd.values()).map(|(l, s)| (l - s * s).abs()).fold(0.0, f64::max);
+        let svd_err = 2.0 * svd.values()[0].powi(2) * (m.min(n) as f64) * f64::EPSILON;
+        assert!(worst <= g.tau / 5.0 + svd_err, "{kind} {m}×{n}: worst |Δλ| {worst:.2e} vs τ {:.2e}", g.tau);
+    }
+}
+
 #[test]
 fn every_metric_the_guard_accepts_is_within_1e9_of_the_direct_svd() {
     use svdiag_core::{metrics::METRIC_FIELDS, Metrics, Normalization, RenyiOrder};

@@ -20,7 +20,7 @@
 //!
 //! The error scale `τ` of each eigenvalue. Forming `Ĝ` in f64 perturbs it by `‖E‖_F ≤ c·ε·tr(G)`
 //! (measured `c ≤ 1.7`, even for matrices of positive entries whose sums do not cancel), and the
-//! eigen-solver (`faer`'s Householder tridiagonalization, then bisection:
+//! eigen-solver (a Householder tridiagonalization, one-stage or two-stage, then bisection:
 //! [`crate::linalg::tridiagonal`]) is backward stable with an error of a few `ε·‖G‖`. We take
 //! `τ = ε·(2·tr(G) + √k·‖G‖_F)`: 8–25× the largest eigenvalue error measured against an exactly
 //! rounded (double-double) Gram matrix on Gaussian matrices of 600×600 and 3000×300; `tests/gram.rs`

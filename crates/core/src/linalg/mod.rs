@@ -1,5 +1,5 @@
 //! Singular values in f64: the direct SVD ([`spectrum`]), the guarded Gram route ([`gram`], over
-//! the packed Gram kernel `syrk` and the bisection eigen-solver of [`tridiagonal`]), a product of
+//! the packed Gram kernel `syrk` and the eigen-solver of [`tridiagonal`] and `two_stage`), a product of
 //! low-rank factors without forming it ([`factored`]: LoRA updates), and the cheap
 //! paths that never decompose: Lanczos iterations ([`lanczos`]), `--quick`'s streamed passes
 //! ([`quick`]) and `--approx`'s stochastic Lanczos quadrature ([`slq`]).
@@ -12,3 +12,4 @@ pub mod slq;
 pub mod spectrum;
 mod syrk;
 pub mod tridiagonal;
+mod two_stage;
