@@ -86,7 +86,7 @@ const PARALLEL_ORDER: usize = 1024;
 /// analysis's idle workers) take the parts, or the calling thread runs them all.
 const PARTS: usize = 4;
 
-fn tridiagonalization_par(k: usize) -> Par {
+pub(crate) fn tridiagonalization_par(k: usize) -> Par {
     if k >= PARALLEL_ORDER {
         Par::rayon(PARTS)
     } else {
@@ -103,6 +103,16 @@ pub fn tridiagonal_eigenvalues(d: &[f64], e: &[f64]) -> Vec<f64> {
 /// [`tridiagonal_eigenvalues`] to an absolute accuracy of `relative · ‖T‖` (at best a few
 /// `ε·‖T‖`): fewer bisection steps where full accuracy is not needed (a Monte Carlo null).
 pub fn tridiagonal_eigenvalues_within(d: &[f64], e: &[f64], relative: f64) -> Vec<f64> {
+    bisect(d, e, relative, 0)
+}
+
+/// The eigenvalues of index `first..` (counted from the smallest, 0-based) of
+/// [`tridiagonal_eigenvalues`], non-decreasing: the others are never bisected.
+pub(crate) fn tridiagonal_eigenvalues_from(d: &[f64], e: &[f64], first: usize) -> Vec<f64> {
+    bisect(d, e, 0.0, first)
+}
+
+fn bisect(d: &[f64], e: &[f64], relative: f64, first: usize) -> Vec<f64> {
     let k = d.len();
     assert_eq!(e.len() + 1, k.max(1), "off-diagonal must have k − 1 entries");
     if k == 0 {
@@ -117,15 +127,15 @@ pub fn tridiagonal_eigenvalues_within(d: &[f64], e: &[f64], relative: f64) -> Ve
         hi = hi.max(d[i] + r);
     }
     let norm = lo.abs().max(hi.abs());
-    if norm == 0.0 {
-        return vec![0.0; k];
+    if norm == 0.0 || first >= k {
+        return vec![0.0; k.saturating_sub(first)];
     }
     // a pivot this small is replaced (LAPACK's `pivmin` rule), so the recurrence never divides by 0
     let pivmin = f64::MIN_POSITIVE * e2.iter().copied().fold(1.0, f64::max);
     let (lo, hi) = (lo - 2.0 * f64::EPSILON * norm, hi + 2.0 * f64::EPSILON * norm);
     let tol = (2.0 * f64::EPSILON).max(relative) * norm;
     // compiled for the CPU's vector extensions (AVX2/AVX-512) and chosen at run time
-    pulp::Arch::new().dispatch(Bisect { d, e2: &e2, lo, hi, tol, pivmin })
+    pulp::Arch::new().dispatch(Bisect { d, e2: &e2, lo, hi, tol, pivmin, first })
 }
 
 /// The bisection loop, as a `pulp` operation so that it is compiled for the CPU's vector
@@ -137,6 +147,7 @@ struct Bisect<'a> {
     hi: f64,
     tol: f64,
     pivmin: f64,
+    first: usize,
 }
 
 impl pulp::WithSimd for Bisect<'_> {
@@ -144,11 +155,11 @@ impl pulp::WithSimd for Bisect<'_> {
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) -> Vec<f64> {
-        let Self { d, e2, lo, hi, tol, pivmin } = self;
+        let Self { d, e2, lo, hi, tol, pivmin, first } = self;
         let k = d.len();
-        let mut out = vec![0.0; k];
+        let mut out = vec![0.0; k - first];
         for (g, chunk) in out.chunks_mut(LANES).enumerate() {
-            let first = g * LANES;
+            let first = first + g * LANES;
             let mut a = [lo; LANES];
             let mut b = [hi; LANES];
             // index of the eigenvalue each lane looks for (lanes past the end repeat the last one)
