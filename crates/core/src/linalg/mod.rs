@@ -13,3 +13,4 @@ pub mod spectrum;
 mod syrk;
 pub mod tridiagonal;
 mod two_stage;
+mod vector;

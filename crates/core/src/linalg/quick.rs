@@ -9,6 +9,7 @@
 //! Lanczos step reads the stored bytes (2 bytes per value for bf16) instead of a widened f64 copy.
 
 use crate::linalg::lanczos::largest_eigenvalue;
+use crate::linalg::vector::{axpy, dot};
 
 use crate::matrix::Blocks;
 use crate::CoreError;
@@ -109,31 +110,10 @@ impl pulp::WithSimd for GramPass<'_> {
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) {
         for row in self.block.chunks_exact(self.n) {
-            let t = dot8(row, self.v);
-            axpy(t, row, self.out);
+            let t = dot(row, self.v);
+            axpy(self.out, t, row);
         }
     }
-}
-
-/// `x·y` with eight independent partial sums (so that it vectorizes).
-#[inline(always)]
-fn dot8(x: &[f64], y: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let (xc, yc) = (x.chunks_exact(8), y.chunks_exact(8));
-    let (xr, yr) = (xc.remainder(), yc.remainder());
-    for (a, b) in xc.zip(yc) {
-        for l in 0..8 {
-            acc[l] += a[l] * b[l];
-        }
-    }
-    let tail: f64 = xr.iter().zip(yr).map(|(a, b)| a * b).sum();
-    acc.iter().sum::<f64>() + tail
-}
-
-/// `out += t·x`.
-#[inline(always)]
-fn axpy(t: f64, x: &[f64], out: &mut [f64]) {
-    out.iter_mut().zip(x).for_each(|(o, a)| *o += t * a);
 }
 
 /// `Σσ_i⁴ = ‖WᵀW‖_F²`, from the Gram matrix of the smaller side (formed in f64 by blocks, as on

@@ -29,6 +29,7 @@ use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
 use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, ColMut, Mat, MatMut, MatRef, Par};
 
+use crate::linalg::vector::{axpy, dot};
 use crate::CoreError;
 
 /// The diagonal `d` and off-diagonal `e` of a tridiagonal matrix with the eigenvalues of the
@@ -456,36 +457,6 @@ fn row_reflector(
         band[at(c0 + i, r, r + 1).start] = *xi;
     }
     tau
-}
-
-/// Partial sums of [`dot`]: a fixed count, so the bits do not depend on the vector width.
-const SUMS: usize = 8;
-
-#[inline(always)]
-fn dot(x: &[f64], y: &[f64]) -> f64 {
-    let n = x.len().min(y.len());
-    let (x, y) = (&x[..n], &y[..n]);
-    let mut acc = [0.0f64; SUMS];
-    let (xc, yc) = (x.chunks_exact(SUMS), y.chunks_exact(SUMS));
-    let (xr, yr) = (xc.remainder(), yc.remainder());
-    for (a, b) in xc.zip(yc) {
-        for l in 0..SUMS {
-            acc[l] += a[l] * b[l];
-        }
-    }
-    let mut tail = 0.0;
-    for (a, b) in xr.iter().zip(yr) {
-        tail += a * b;
-    }
-    acc.iter().sum::<f64>() + tail
-}
-
-/// `y += α·x`.
-#[inline(always)]
-fn axpy(y: &mut [f64], alpha: f64, x: &[f64]) {
-    for (a, b) in y.iter_mut().zip(x) {
-        *a += alpha * b;
-    }
 }
 
 #[cfg(test)]
