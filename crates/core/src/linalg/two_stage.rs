@@ -289,9 +289,10 @@ pub(crate) fn bidiagonalize(a: MatRef<'_, f64>, b: usize, par: Par) -> Result<(V
         return Ok((Vec::new(), Vec::new()));
     }
     let oom = |bytes| CoreError::OutOfMemory { rows: m, cols: n, bytes };
-    let mut r = Mat::<f64>::zeros(n, n);
+    let mut r = try_zeros(n, n)?;
     if m > n {
-        let mut tall = a.to_owned();
+        let mut tall = try_zeros(m, n)?;
+        tall.copy_from(a);
         let bs = faer::linalg::qr::no_pivoting::factor::recommended_block_size::<f64>(m, n);
         let mut coeff = Mat::<f64>::zeros(bs, n);
         let req = qr_in_place_scratch::<f64>(m, n, bs, par, Default::default());
@@ -312,6 +313,20 @@ pub(crate) fn bidiagonalize(a: MatRef<'_, f64>, b: usize, par: Par) -> Result<(V
     }
     drop(r);
     Ok(pulp::Arch::new().dispatch(BidiagonalChase { band: &mut band, n, b }))
+}
+
+/// An `m × n` matrix of zeros, or `OutOfMemory` when it cannot be allocated: a
+/// copy of a large matrix (the direct SVD of a 128256×4096 embedding copies 4.2 GB) must fail as
+/// an error naming the matrix, not abort the process.
+fn try_zeros(m: usize, n: usize) -> Result<Mat<f64>, CoreError> {
+    let mut out = Mat::<f64>::new();
+    out.try_reserve(m, n).map_err(|_| CoreError::OutOfMemory {
+        rows: m,
+        cols: n,
+        bytes: m.saturating_mul(n).saturating_mul(std::mem::size_of::<f64>()),
+    })?;
+    out.resize_with(m, n, |_, _| 0.0);
+    Ok(out)
 }
 
 /// Stage 1 of [`bidiagonalize`]: overwrites the square `a` with an upper band matrix (entries
