@@ -67,9 +67,9 @@ pub fn symmetric_eigenvalues_in_place(mut a: MatMut<'_, f64>) -> Result<Vec<f64>
     Ok(values)
 }
 
-/// Orders from which the two-stage reduction is used. Measured one thread, AVX-512 (the
-/// `two_stage` module's timings): `faer`'s one-stage reduction 0.030 s at 1024 against 0.035 s,
-/// 0.317 s at 2048 against 0.211 s, 6.15 s at 4096 against 1.62 s.
+/// Orders from which the two-stage reduction is used. Measured one thread, AVX-512 (the table in
+/// `docs/benchmarks.md`): `faer`'s one-stage reduction 0.030 s at 1024 against 0.037 s, 0.317 s
+/// at 2048 against 0.211 s, 6.15 s at 4096 against 1.62 s.
 pub(crate) const TWO_STAGE_ORDER: usize = 1536;
 
 /// The half-bandwidth of the two-stage reduction's intermediate band: the GEMMs of stage 1 want

@@ -1,4 +1,6 @@
-//! A symmetric matrix reduced to tridiagonal form in two stages, for its eigenvalues only.
+//! Two-stage reductions, for values only: a symmetric matrix to tridiagonal form (its
+//! eigenvalues, [`tridiagonalize`]) and a general matrix to bidiagonal form (its singular values,
+//! [`bidiagonalize`]).
 //!
 //! A one-stage Householder tridiagonalization (`faer`'s, or LAPACK's `dsytrd`) spends half its
 //! `4/3·k³` flops in symmetric matrix–vector products that stream the whole trailing matrix from
@@ -16,9 +18,11 @@
 //!
 //! Both stages apply orthogonal similarity transformations, so the tridiagonal has the matrix's
 //! eigenvalues up to a backward error of a few `ε·‖A‖`, like the one-stage reduction. No
-//! eigenvectors are wanted, so the reflectors are never stored or applied back. Written here
-//! because no maintained Rust crate offers a two-stage reduction (`faer` has the one-stage one),
-//! and linking a LAPACK binary is what the project avoids.
+//! eigenvectors are wanted, so the reflectors are never stored or applied back. The
+//! bidiagonalization is the same idea with reflectors from both sides (its stage 1 alternates a
+//! column panel's QR and a row panel's LQ). Written here because no maintained Rust crate offers a
+//! two-stage reduction (`faer` has the one-stage ones), and linking a LAPACK binary is what the
+//! project avoids.
 
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::householder::make_householder_in_place;
@@ -42,7 +46,7 @@ pub(crate) fn tridiagonalize(a: MatMut<'_, f64>, b: usize, par: Par) -> Result<(
     let ld = 2 * b;
     let mut band = vec![0.0; n * ld];
     for c in 0..n {
-        let rows = ld.min(b + 1).min(n - c);
+        let rows = (b + 1).min(n - c);
         for (off, dst) in band[c * ld..c * ld + rows].iter_mut().enumerate() {
             *dst = a[(c + off, c)];
         }
