@@ -87,13 +87,26 @@ pub struct Approx {
     pub deflated: usize,
 }
 
-/// Cost model: SLQ is used only where its products (`probes · steps · 2mn` multiply-adds) are
-/// cheaper than the exact Gram route (`mn·k + (4/3)k³`).
+/// Seconds per multiply-add of SLQ's products: they stream the stored matrix once per step and
+/// are bound by memory bandwidth (one thread, AVX-512, a 4096² BF16 matrix: 16 probes × 80
+/// steps in 4.2 s).
+const SLQ_SECONDS_PER_MADD: f64 = 9.8e-11;
+/// Seconds per multiply-add of the exact route's Gram product (`mn·k`, a GEMM) and per `k³` of its
+/// eigenvalue stage (the two-stage reduction, bisection and the guard): the cost model fitted in
+/// `docs/scaling.md` on the same machine.
+const GRAM_SECONDS_PER_MADD: f64 = 1.08e-11;
+const EIGEN_SECONDS_PER_K3: f64 = 2.98e-11;
+
+/// Cost model: SLQ is used only where its products (`probes · max_steps · 2mn` multiply-adds,
+/// bound by memory) are predicted faster than the exact Gram route (`mn·k` multiply-adds of GEMM
+/// plus the `k³` eigenvalue stage), with the per-operation costs measured on one core. Until the
+/// two-stage reductions (2026-11-30) it counted every flop alike and chose SLQ for a 4096² matrix,
+/// which it now takes 4.2 s against the exact route's 3.8 s.
 pub fn worth_it(rows: usize, cols: usize, options: &SlqOptions) -> bool {
     let (m, n) = (rows as f64, cols as f64);
     let k = m.min(n);
-    let slq = options.probes as f64 * options.max_steps as f64 * 2.0 * m * n;
-    slq < m * n * k + 4.0 / 3.0 * k * k * k
+    let slq = SLQ_SECONDS_PER_MADD * options.probes as f64 * options.max_steps as f64 * 2.0 * m * n;
+    slq < GRAM_SECONDS_PER_MADD * m * n * k + EIGEN_SECONDS_PER_K3 * k * k * k
 }
 
 /// The two-sided Student-t quantile for `CONFIDENCE` with `df` degrees of freedom (table for
@@ -401,4 +414,22 @@ pub fn estimate(src: &impl Blocks, normalization: Normalization, options: &SlqOp
         return Err(e);
     }
     Ok(Approx { entropy: est(0), kl_uniform: est(1), nuclear_norm: est(2), probes, steps, deflated: top.len() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The measured trade-off: the exact route up to order 4096 (GPT-2's shapes, a Llama-8B
+    /// matrix, its 128256×4096 embedding), SLQ on large square matrices (order 8192 and up).
+    #[test]
+    fn slq_only_where_predicted_faster() {
+        let o = SlqOptions::default();
+        for (m, n) in [(768, 3072), (50257, 768), (4096, 4096), (14336, 4096), (128256, 4096)] {
+            assert!(!worth_it(m, n, &o), "{m}×{n}");
+        }
+        for (m, n) in [(8192, 8192), (16384, 16384), (16384, 53248)] {
+            assert!(worth_it(m, n, &o), "{m}×{n}");
+        }
+    }
 }
