@@ -64,6 +64,55 @@ fn direct_svd(bencher: divan::Bencher, shape: (usize, usize)) {
     bencher.bench_local(|| svdiag_core::linalg::spectrum::singular_values(w.transposed_view()).unwrap());
 }
 
+/// `faer`'s one-stage tridiagonalization alone (sequential), the contender of the two-stage one
+/// that [`symmetric_eigenvalues`] takes from order 1536.
+#[divan::bench(args = [768, 2048], sample_count = 5)]
+fn faer_one_stage_tridiagonalization(bencher: divan::Bencher, k: usize) {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::evd::tridiag;
+    let w = random(k, 2 * k, 2);
+    let g: Mat<f64> = w.transposed_view().transpose() * w.transposed_view();
+    let bs = faer::linalg::qr::no_pivoting::factor::recommended_block_size::<f64>(k, k);
+    bencher.bench_local(|| {
+        let mut a = g.clone();
+        let mut mem = MemBuffer::new(tridiag::tridiag_in_place_scratch::<f64>(k, faer::Par::Seq, Default::default()));
+        let mut householder = Mat::<f64>::zeros(bs, k - 1);
+        tridiag::tridiag_in_place(
+            a.as_mut(),
+            householder.as_mut(),
+            faer::Par::Seq,
+            MemStack::new(&mut mem),
+            Default::default(),
+        );
+    });
+}
+
+/// `faer`'s one-stage values-only SVD (sequential), the contender of the two-stage one that
+/// [`direct_svd`] takes from order 256.
+#[divan::bench(args = [(768, 768), (1024, 1024)], sample_count = 5)]
+fn faer_one_stage_svd(bencher: divan::Bencher, shape: (usize, usize)) {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::svd::{self, ComputeSvdVectors};
+    let w = random(shape.0, shape.1, 1);
+    let (m, n) = (shape.1, shape.0);
+    let req =
+        svd::svd_scratch::<f64>(m, n, ComputeSvdVectors::No, ComputeSvdVectors::No, faer::Par::Seq, Default::default());
+    bencher.bench_local(|| {
+        let mut mem = MemBuffer::new(req);
+        let mut s = faer::diag::Diag::<f64>::zeros(m.min(n));
+        svd::svd(
+            w.transposed_view(),
+            s.as_mut(),
+            None,
+            None,
+            faer::Par::Seq,
+            MemStack::new(&mut mem),
+            Default::default(),
+        )
+        .unwrap();
+    });
+}
+
 /// `--quick`'s Lanczos spectral norm (its passes stream the matrix).
 #[divan::bench(args = SHAPES, sample_count = 5)]
 fn quick_spectral_norm(bencher: divan::Bencher, shape: (usize, usize)) {
