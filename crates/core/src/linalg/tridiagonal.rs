@@ -40,18 +40,26 @@ pub fn symmetric_eigenvalues(g: MatRef<'_, f64>) -> Result<Vec<f64>, CoreError> 
 }
 
 /// [`symmetric_eigenvalues`] of the lower triangle of `a`, overwriting `a` (no copy of it).
-pub fn symmetric_eigenvalues_in_place(mut a: MatMut<'_, f64>) -> Result<Vec<f64>, CoreError> {
+pub fn symmetric_eigenvalues_in_place(a: MatMut<'_, f64>) -> Result<Vec<f64>, CoreError> {
     let k = a.nrows();
     if k == 0 {
         return Ok(Vec::new());
     }
     let par = tridiagonalization_par(k);
-    if k >= TWO_STAGE_ORDER {
-        let (d, e) = crate::linalg::two_stage::tridiagonalize(a, BANDWIDTH, par)?;
-        let mut values = tridiagonal_eigenvalues(&d, &e);
-        values.reverse();
-        return Ok(values);
-    }
+    let (d, e) = if k >= TWO_STAGE_ORDER {
+        crate::linalg::two_stage::tridiagonalize(a, BANDWIDTH, par)?
+    } else {
+        one_stage(a, par)?
+    };
+    let mut values = tridiagonal_eigenvalues(&d, &e);
+    values.reverse();
+    Ok(values)
+}
+
+/// The diagonal and off-diagonal of `faer`'s one-stage Householder tridiagonalization of the
+/// lower triangle of `a` (overwritten; order ≥ 1).
+fn one_stage(mut a: MatMut<'_, f64>, par: Par) -> Result<(Vec<f64>, Vec<f64>), CoreError> {
+    let k = a.nrows();
     let req = tridiag::tridiag_in_place_scratch::<f64>(k, par, Default::default());
     let mut mem = MemBuffer::try_new(req).map_err(|_| CoreError::OutOfMemory {
         rows: k,
@@ -61,12 +69,9 @@ pub fn symmetric_eigenvalues_in_place(mut a: MatMut<'_, f64>) -> Result<Vec<f64>
     let bs = faer::linalg::qr::no_pivoting::factor::recommended_block_size::<f64>(k, k);
     let mut householder = Mat::<f64>::zeros(bs, k - 1);
     tridiag::tridiag_in_place(a.rb_mut(), householder.as_mut(), par, MemStack::new(&mut mem), Default::default());
-    let d: Vec<f64> = (0..k).map(|i| a[(i, i)]).collect();
-    let e: Vec<f64> = (0..k - 1).map(|i| a[(i + 1, i)]).collect();
-    drop(mem);
-    let mut values = tridiagonal_eigenvalues(&d, &e);
-    values.reverse();
-    Ok(values)
+    let d = (0..k).map(|i| a[(i, i)]).collect();
+    let e = (0..k - 1).map(|i| a[(i + 1, i)]).collect();
+    Ok((d, e))
 }
 
 /// Orders from which the two-stage reduction is used. Measured one thread, AVX-512 (the table in
@@ -262,22 +267,10 @@ mod tests {
         }
     }
 
-    /// The eigenvalues by a sequential tridiagonalization (the reference for the split one).
-    fn sequential_eigenvalues(mut a: MatMut<'_, f64>) -> Vec<f64> {
-        let k = a.nrows();
-        let req = tridiag::tridiag_in_place_scratch::<f64>(k, Par::Seq, Default::default());
-        let mut mem = MemBuffer::new(req);
-        let bs = faer::linalg::qr::no_pivoting::factor::recommended_block_size::<f64>(k, k);
-        let mut householder = Mat::<f64>::zeros(bs, k - 1);
-        tridiag::tridiag_in_place(
-            a.rb_mut(),
-            householder.as_mut(),
-            Par::Seq,
-            MemStack::new(&mut mem),
-            Default::default(),
-        );
-        let d: Vec<f64> = (0..k).map(|i| a[(i, i)]).collect();
-        let e: Vec<f64> = (0..k - 1).map(|i| a[(i + 1, i)]).collect();
+    /// The eigenvalues by `faer`'s sequential one-stage tridiagonalization (the reference for the
+    /// split and the two-stage ones).
+    fn sequential_eigenvalues(a: MatMut<'_, f64>) -> Vec<f64> {
+        let (d, e) = one_stage(a, Par::Seq).unwrap();
         let mut v = tridiagonal_eigenvalues(&d, &e);
         v.reverse();
         v

@@ -39,9 +39,8 @@ use crate::CoreError;
 /// The diagonal `d` and off-diagonal `e` of a tridiagonal matrix with the eigenvalues of the
 /// symmetric matrix whose lower triangle is `a` (overwritten), reduced through a band of
 /// half-bandwidth `b ≥ 1`.
-pub(crate) fn tridiagonalize(a: MatMut<'_, f64>, b: usize, par: Par) -> Result<(Vec<f64>, Vec<f64>), CoreError> {
+pub(crate) fn tridiagonalize(mut a: MatMut<'_, f64>, b: usize, par: Par) -> Result<(Vec<f64>, Vec<f64>), CoreError> {
     let n = a.nrows();
-    let mut a = a;
     reduce_to_band(a.rb_mut(), b, par)?;
     let ld = 2 * b;
     let mut band = vec![0.0; n * ld];
@@ -198,17 +197,9 @@ impl pulp::WithSimd for Chase<'_> {
                     break;
                 }
                 let lm = b.min(n - r0);
-                // the block below (rows r0.., columns c0..c0+len) times H: the bulge
-                let u = &mut u[..lm];
-                u.fill(0.0);
-                for (c, &vc) in v[..len].iter().enumerate() {
-                    let off = r0 - (c0 + c);
-                    axpy(u, vc, &band[(c0 + c) * ld + off..(c0 + c) * ld + off + lm]);
-                }
-                for (c, &vc) in v[..len].iter().enumerate() {
-                    let off = r0 - (c0 + c);
-                    axpy(&mut band[(c0 + c) * ld + off..(c0 + c) * ld + off + lm], -tau * vc, u);
-                }
+                // the block below (rows r0..r0+lm of columns c0..c0+len) times H: the bulge
+                let below = |c: usize| (c0 + c) * ld + r0 - (c0 + c)..(c0 + c) * ld + r0 - (c0 + c) + lm;
+                apply_from_the_right(band, below, &v[..len], tau, &mut u[..lm]);
                 if lm < 2 {
                     break;
                 }
@@ -217,10 +208,7 @@ impl pulp::WithSimd for Chase<'_> {
                 let first = &mut band[c0 * ld + len..c0 * ld + len + lm];
                 let tau2 = reflector(first, &mut w[..lm]);
                 for c in 1..len {
-                    let off = r0 - (c0 + c);
-                    let x = &mut band[(c0 + c) * ld + off..(c0 + c) * ld + off + lm];
-                    let f = -tau2 * dot(&w[..lm], x);
-                    axpy(x, f, &w[..lm]);
+                    apply_from_the_left(&mut band[below(c)], &w[..lm], tau2);
                 }
                 std::mem::swap(&mut v, &mut w);
                 (tau, c0, len) = (tau2, r0, lm);
@@ -244,6 +232,34 @@ fn reflector(x: &mut [f64], v: &mut [f64]) -> f64 {
     } else {
         0.0
     }
+}
+
+/// `B ← B·H` with `H = I − τ·v vᵀ` for the block whose column `i` is `band[column(i)]` (`v.len()`
+/// columns of `u.len()` rows; `u` is workspace): `u = B v`, then `B −= τ·u vᵀ`. Both chases'
+/// reflectors from the right.
+#[inline(always)]
+fn apply_from_the_right(
+    band: &mut [f64],
+    column: impl Fn(usize) -> std::ops::Range<usize>,
+    v: &[f64],
+    tau: f64,
+    u: &mut [f64],
+) {
+    u.fill(0.0);
+    for (i, &vi) in v.iter().enumerate() {
+        axpy(u, vi, &band[column(i)]);
+    }
+    for (i, &vi) in v.iter().enumerate() {
+        axpy(&mut band[column(i)], -tau * vi, u);
+    }
+}
+
+/// `x ← H x` with `H = I − τ·w wᵀ` for one column segment `x`: both chases' reflectors from the
+/// left.
+#[inline(always)]
+fn apply_from_the_left(x: &mut [f64], w: &[f64], tau: f64) {
+    let f = -tau * dot(w, x);
+    axpy(x, f, w);
 }
 
 /// `D ← H D H` for the symmetric diagonal block `D` of order `v.len()` starting at column `c0`
@@ -423,14 +439,7 @@ impl pulp::WithSimd for BidiagonalChase<'_> {
             loop {
                 // A[ra+1..c0+len, c0..c0+len] ← A·H
                 let rows = c0 + len - (ra + 1);
-                let u = &mut u[..rows];
-                u.fill(0.0);
-                for (i, &vi) in v[..len].iter().enumerate() {
-                    axpy(u, vi, &band[at(c0 + i, ra + 1, c0 + len)]);
-                }
-                for (i, &vi) in v[..len].iter().enumerate() {
-                    axpy(&mut band[at(c0 + i, ra + 1, c0 + len)], -tau * vi, u);
-                }
+                apply_from_the_right(band, |i| at(c0 + i, ra + 1, c0 + len), &v[..len], tau, &mut u[..rows]);
                 if len < 2 {
                     break;
                 }
@@ -439,9 +448,7 @@ impl pulp::WithSimd for BidiagonalChase<'_> {
                 let tau_l = reflector(&mut band[at(c0, c0, c0 + len)], &mut w[..len]);
                 let lm = b.min(n - (c0 + len));
                 for c in c0 + 1..c0 + len + lm {
-                    let col = &mut band[at(c, c0, c0 + len)];
-                    let f = -tau_l * dot(&w[..len], col);
-                    axpy(col, f, &w[..len]);
+                    apply_from_the_left(&mut band[at(c, c0, c0 + len)], &w[..len], tau_l);
                 }
                 if lm < 2 {
                     break;
